@@ -1,0 +1,448 @@
+//! The watch cache: one storage watch per resource feeds an in-memory copy of its objects and
+//! a window of recent events. LISTs and every client WATCH are served from here, so a
+//! thousand watchers cost one storage watch, and each object is serialized once, not once
+//! per watcher (as upstream's cacher does).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use k8rs_storage::{EventType, ListOptions, Storage, StorageError};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::resource::ResourceInfo;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult};
+
+/// Events kept for watchers that resume from an older resourceVersion.
+const HISTORY: usize = 10_000;
+/// Events a watcher may fall behind before it is dropped (and relists).
+const FANOUT_BUFFER: usize = 16_384;
+/// How long a request waits for the cache to catch up to a resourceVersion.
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+
+/// One object as the cache holds it: its JSON (with resourceVersion) plus what filters need.
+#[derive(Debug)]
+pub struct CachedObject {
+    pub key: String,
+    pub namespace: String,
+    pub name: String,
+    pub rv: u64,
+    pub labels: BTreeMap<String, String>,
+    /// Values of this resource's selectable fields (metadata.name first).
+    pub fields: Vec<(&'static str, String)>,
+    pub json: Bytes,
+}
+
+impl CachedObject {
+    /// Build from stored bytes (stored without resourceVersion) at revision `rv`.
+    pub fn decode(res: &ResourceInfo, key: &str, stored: &[u8], rv: u64) -> Result<Self, String> {
+        let mut v: Value = serde_json::from_slice(stored).map_err(|e| format!("{key}: {e}"))?;
+        crate::object::set_resource_version(&mut v, rv);
+        Ok(Self::from_value(res, key, &v, rv))
+    }
+
+    pub fn from_value(res: &ResourceInfo, key: &str, v: &Value, rv: u64) -> Self {
+        let meta = &v["metadata"];
+        let labels = meta["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut fields = Vec::with_capacity(res.selectable_fields.len());
+        for (f, _) in &res.selectable_fields {
+            fields.push((*f, res.field_value(v, f).unwrap_or_default()));
+        }
+        CachedObject {
+            key: key.to_string(),
+            namespace: meta["namespace"].as_str().unwrap_or_default().to_string(),
+            name: meta["name"].as_str().unwrap_or_default().to_string(),
+            rv,
+            labels,
+            fields,
+            json: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+        }
+    }
+
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Added => "ADDED",
+            EventKind::Modified => "MODIFIED",
+            EventKind::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CacheEvent {
+    pub kind: EventKind,
+    pub rv: u64,
+    pub object: Arc<CachedObject>,
+    /// State before the change (for selector transitions); for deletes the last state.
+    pub prev: Option<Arc<CachedObject>>,
+}
+
+/// What a request filters on.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn matches(&self, o: &CachedObject) -> bool {
+        if let Some(ns) = &self.namespace {
+            if &o.namespace != ns {
+                return false;
+            }
+        }
+        self.labels.matches(&o.labels)
+            && self.fields.matches(|f| match f {
+                "metadata.name" => Some(o.name.clone()),
+                "metadata.namespace" => Some(o.namespace.clone()),
+                _ => o
+                    .fields
+                    .iter()
+                    .find(|(k, _)| *k == f)
+                    .map(|(_, v)| v.clone()),
+            })
+    }
+
+    /// The event a filtered watcher sees, if any: objects moving in or out of the
+    /// selection appear as ADDED or DELETED.
+    pub fn transform(&self, e: &CacheEvent) -> Option<(EventKind, Arc<CachedObject>)> {
+        let now = self.matches(&e.object);
+        let before = e.prev.as_ref().is_some_and(|p| self.matches(p));
+        match e.kind {
+            EventKind::Added => now.then(|| (EventKind::Added, e.object.clone())),
+            EventKind::Deleted => now.then(|| (EventKind::Deleted, e.object.clone())),
+            EventKind::Modified => match (before, now) {
+                (true, true) => Some((EventKind::Modified, e.object.clone())),
+                (false, true) => Some((EventKind::Added, e.object.clone())),
+                (true, false) => Some((EventKind::Deleted, e.object.clone())),
+                (false, false) => None,
+            },
+        }
+    }
+}
+
+struct State {
+    objects: BTreeMap<String, Arc<CachedObject>>,
+    /// Every change up to here is applied.
+    revision: u64,
+    history: VecDeque<Arc<CacheEvent>>,
+    /// Watches may resume from any revision >= this one.
+    oldest: u64,
+    fanout: broadcast::Sender<Arc<CacheEvent>>,
+}
+
+pub struct Cacher {
+    pub resource: Arc<ResourceInfo>,
+    store: Arc<dyn Storage>,
+    prefix: String,
+    state: RwLock<State>,
+    revision_tx: watch::Sender<u64>,
+    ready_tx: watch::Sender<bool>,
+}
+
+/// Where a client watch begins.
+pub enum WatchStart {
+    /// Synthetic ADDED events for the current state, then changes.
+    Now,
+    /// Changes after this resourceVersion.
+    After(u64),
+}
+
+/// A registered client watch: the events to send first, then the live feed.
+pub struct Subscription {
+    pub initial: Vec<Arc<CacheEvent>>,
+    pub initial_are_state: bool,
+    /// Revision the initial events bring the watcher to.
+    pub revision: u64,
+    pub live: broadcast::Receiver<Arc<CacheEvent>>,
+}
+
+/// A consistent snapshot of matching objects.
+pub struct Snapshot {
+    pub items: Vec<Arc<CachedObject>>,
+    pub revision: u64,
+}
+
+impl Cacher {
+    pub fn start(store: Arc<dyn Storage>, resource: Arc<ResourceInfo>) -> Arc<Cacher> {
+        let (fanout, _) = broadcast::channel(FANOUT_BUFFER);
+        let cacher = Arc::new(Cacher {
+            prefix: resource.key_prefix(),
+            resource,
+            store,
+            state: RwLock::new(State {
+                objects: BTreeMap::new(),
+                revision: 0,
+                history: VecDeque::new(),
+                oldest: 0,
+                fanout,
+            }),
+            revision_tx: watch::channel(0).0,
+            ready_tx: watch::channel(false).0,
+        });
+        let c = cacher.clone();
+        tokio::spawn(async move { c.run().await });
+        cacher
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.read().revision
+    }
+
+    /// Keep the cache in sync with storage forever: list, then watch; on any watch failure
+    /// relist (existing watchers are cut off and resume from their last resourceVersion).
+    async fn run(self: Arc<Self>) {
+        loop {
+            match self.sync_once().await {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(resource = %self.resource.plural, "watch cache resync: {e}")
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn sync_once(&self) -> Result<(), StorageError> {
+        let list = self
+            .store
+            .list(&self.prefix, ListOptions::default())
+            .await?;
+        let mut objects = BTreeMap::new();
+        for kv in &list.items {
+            match CachedObject::decode(&self.resource, &kv.key, &kv.value, kv.mod_revision) {
+                Ok(o) => {
+                    objects.insert(kv.key.clone(), Arc::new(o));
+                }
+                Err(e) => tracing::error!("skipping undecodable object: {e}"),
+            }
+        }
+        let mut stream = self.store.watch(&self.prefix, list.revision).await?;
+        {
+            let mut st = self.write();
+            st.objects = objects;
+            st.revision = list.revision;
+            st.oldest = list.revision;
+            st.history.clear();
+            // Replacing the sender ends every current watcher: they missed the gap.
+            st.fanout = broadcast::channel(FANOUT_BUFFER).0;
+        }
+        self.revision_tx.send_replace(list.revision);
+        self.ready_tx.send_replace(true);
+        while let Some(ev) = stream.next().await {
+            let ev = ev?;
+            self.apply(ev);
+        }
+        Err(StorageError::Internal("storage watch ended".into()))
+    }
+
+    fn apply(&self, ev: k8rs_storage::WatchEvent) {
+        let rev = ev.revision;
+        let event = match ev.kind {
+            EventType::Progress => None,
+            EventType::Put => {
+                let value = ev.value.unwrap_or_default();
+                match CachedObject::decode(&self.resource, &ev.key, &value, rev) {
+                    Ok(o) => Some((o, false)),
+                    Err(e) => {
+                        tracing::error!("undecodable object in watch: {e}");
+                        None
+                    }
+                }
+            }
+            EventType::Delete => {
+                let prev = ev.prev_value.unwrap_or_default();
+                // A deleted object is reported in its last state at the delete's revision.
+                match CachedObject::decode(&self.resource, &ev.key, &prev, rev) {
+                    Ok(o) => Some((o, true)),
+                    Err(e) => {
+                        tracing::error!("undecodable object in watch: {e}");
+                        None
+                    }
+                }
+            }
+        };
+        let mut st = self.write();
+        if rev <= st.revision && event.is_some() {
+            return;
+        }
+        st.revision = st.revision.max(rev);
+        if let Some((obj, deleted)) = event {
+            let obj = Arc::new(obj);
+            let prev = if deleted {
+                st.objects.remove(&obj.key)
+            } else {
+                st.objects.insert(obj.key.clone(), obj.clone())
+            };
+            let kind = match (deleted, &prev) {
+                (true, _) => EventKind::Deleted,
+                (false, None) => EventKind::Added,
+                (false, Some(_)) => EventKind::Modified,
+            };
+            let prev = if deleted { Some(obj.clone()) } else { prev };
+            let e = Arc::new(CacheEvent {
+                kind,
+                rv: rev,
+                object: obj,
+                prev,
+            });
+            st.history.push_back(e.clone());
+            while st.history.len() > HISTORY {
+                if let Some(old) = st.history.pop_front() {
+                    st.oldest = old.rv;
+                }
+            }
+            // No receivers is fine.
+            let _ = st.fanout.send(e);
+        }
+        let revision = st.revision;
+        drop(st);
+        self.revision_tx.send_replace(revision);
+    }
+
+    async fn wait_ready(&self) -> ApiResult<()> {
+        let mut rx = self.ready_tx.subscribe();
+        let res = tokio::time::timeout(FRESHNESS_WAIT * 5, rx.wait_for(|r| *r))
+            .await
+            .map(|r| r.is_ok());
+        match res {
+            Ok(true) => Ok(()),
+            _ => Err(ApiError::timeout("the watch cache is not ready")),
+        }
+    }
+
+    /// Wait until the cache has applied every change up to `rev`.
+    pub async fn wait_for(&self, rev: u64) -> ApiResult<()> {
+        self.wait_ready().await?;
+        let mut rx = self.revision_tx.subscribe();
+        if *rx.borrow() >= rev {
+            return Ok(());
+        }
+        let res = tokio::time::timeout(FRESHNESS_WAIT, rx.wait_for(|r| *r >= rev))
+            .await
+            .map(|r| r.is_ok());
+        match res {
+            Ok(true) => Ok(()),
+            _ => Err(ApiError::timeout(format!(
+                "Timeout: Too large resource version: {rev}, current: {}",
+                self.revision()
+            ))),
+        }
+    }
+
+    /// Wait until the cache is as fresh as storage (a consistent read).
+    pub async fn wait_fresh(&self) -> ApiResult<()> {
+        self.wait_ready().await?;
+        let current = self
+            .store
+            .current_revision()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if self.revision() >= current {
+            return Ok(());
+        }
+        let _ = self.store.request_progress().await;
+        self.wait_for(current).await
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
+        self.read().objects.get(key).cloned()
+    }
+
+    pub fn snapshot(&self, filter: &Filter) -> Snapshot {
+        let st = self.read();
+        let prefix = self.resource.list_prefix(filter.namespace.as_deref());
+        let items = st
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, o)| filter.matches(o))
+            .map(|(_, o)| o.clone())
+            .collect();
+        Snapshot {
+            items,
+            revision: st.revision,
+        }
+    }
+
+    /// Register a client watch. `After(rev)` older than the cache's window is `Gone`.
+    pub async fn subscribe(&self, start: WatchStart) -> ApiResult<Subscription> {
+        if let WatchStart::After(rev) = start {
+            self.wait_for(rev).await?;
+        } else {
+            self.wait_ready().await?;
+        }
+        let st = self.read();
+        let live = st.fanout.subscribe();
+        match start {
+            WatchStart::Now => {
+                let initial = st
+                    .objects
+                    .values()
+                    .map(|o| {
+                        Arc::new(CacheEvent {
+                            kind: EventKind::Added,
+                            rv: o.rv,
+                            object: o.clone(),
+                            prev: None,
+                        })
+                    })
+                    .collect();
+                Ok(Subscription {
+                    initial,
+                    initial_are_state: true,
+                    revision: st.revision,
+                    live,
+                })
+            }
+            WatchStart::After(rev) => {
+                if rev < st.oldest {
+                    return Err(ApiError::gone(format!(
+                        "too old resource version: {rev} ({})",
+                        st.oldest
+                    )));
+                }
+                let initial = st.history.iter().filter(|e| e.rv > rev).cloned().collect();
+                Ok(Subscription {
+                    initial,
+                    initial_are_state: false,
+                    revision: st.revision,
+                    live,
+                })
+            }
+        }
+    }
+}

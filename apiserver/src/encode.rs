@@ -1,0 +1,256 @@
+//! Response representations chosen by the `Accept` header: the object itself, a `Table`
+//! (server-side printing), or `PartialObjectMetadata`.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{json, Value};
+
+use crate::cacher::CachedObject;
+use crate::params::Query;
+use crate::resource::ResourceInfo;
+use crate::status::{ApiError, ApiResult};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncludeObject {
+    None,
+    Metadata,
+    Object,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Json,
+    Yaml,
+    Table(IncludeObject),
+    /// `PartialObjectMetadata` / `PartialObjectMetadataList` (meta.k8s.io/v1).
+    Metadata,
+}
+
+/// Pick the first representation in `Accept` this server can produce.
+pub fn negotiate(accept: Option<&str>, q: &Query) -> ApiResult<Output> {
+    let accept = accept.unwrap_or("application/json");
+    for media in accept.split(',') {
+        let mut parts = media.split(';').map(str::trim);
+        let mime = parts.next().unwrap_or_default();
+        let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
+        let param = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let json_like = matches!(mime, "application/json" | "*/*" | "application/*" | "");
+        if json_like {
+            match param("as") {
+                None => return Ok(Output::Json),
+                Some("Table") if param("g") == Some("meta.k8s.io") => {
+                    let include = match q.get("includeObject") {
+                        Some("None") => IncludeObject::None,
+                        Some("Object") => IncludeObject::Object,
+                        _ => IncludeObject::Metadata,
+                    };
+                    return Ok(Output::Table(include));
+                }
+                Some("PartialObjectMetadata") | Some("PartialObjectMetadataList")
+                    if param("g") == Some("meta.k8s.io") && param("v") == Some("v1") =>
+                {
+                    return Ok(Output::Metadata)
+                }
+                _ => continue,
+            }
+        }
+        if mime == "application/yaml" && param("as").is_none() {
+            return Ok(Output::Yaml);
+        }
+    }
+    Err(ApiError::not_acceptable(accept))
+}
+
+pub fn content_type(out: Output) -> &'static str {
+    match out {
+        Output::Yaml => "application/yaml",
+        _ => "application/json",
+    }
+}
+
+fn partial_metadata(v: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": v["metadata"],
+    })
+}
+
+fn column_definitions() -> Value {
+    json!([
+        {"name": "Name", "type": "string", "format": "name", "priority": 0,
+         "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"},
+        {"name": "Created At", "type": "date", "format": "", "priority": 0,
+         "description": "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}
+    ])
+}
+
+fn table_row(v: &Value, include: IncludeObject) -> Value {
+    let mut row = json!({
+        "cells": [v["metadata"]["name"], v["metadata"]["creationTimestamp"]],
+    });
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => row["object"] = partial_metadata(v),
+        IncludeObject::Object => row["object"] = v.clone(),
+    }
+    row
+}
+
+/// A Table of objects (the default convertor upstream uses for resources without
+/// their own columns).
+pub fn table(
+    objects: &[Value],
+    list_meta: Value,
+    include: IncludeObject,
+    with_columns: bool,
+) -> Value {
+    let mut t = json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "rows": objects.iter().map(|o| table_row(o, include)).collect::<Vec<_>>(),
+    });
+    if with_columns {
+        t["columnDefinitions"] = column_definitions();
+    }
+    t
+}
+
+pub fn list_meta(revision: u64, continue_token: Option<&str>, remaining: Option<u64>) -> Value {
+    let mut m = json!({"resourceVersion": revision.to_string()});
+    if let Some(c) = continue_token {
+        m["continue"] = json!(c);
+    }
+    if let Some(r) = remaining {
+        m["remainingItemCount"] = json!(r);
+    }
+    m
+}
+
+/// Encode one object in the chosen representation.
+pub fn object(out: Output, v: &Value) -> Bytes {
+    match out {
+        Output::Json => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+        Output::Yaml => Bytes::from(serde_yaml::to_string(v).unwrap_or_default()),
+        Output::Metadata => Bytes::from(partial_metadata(v).to_string()),
+        Output::Table(include) => {
+            let meta = json!({"resourceVersion": v["metadata"]["resourceVersion"]});
+            Bytes::from(table(std::slice::from_ref(v), meta, include, true).to_string())
+        }
+    }
+}
+
+/// Encode a list. The JSON form splices each cached object's bytes without re-serializing.
+pub fn list(out: Output, info: &ResourceInfo, items: &[Arc<CachedObject>], meta: Value) -> Bytes {
+    match out {
+        Output::Json => {
+            let head =
+                json!({"kind": info.list_kind, "apiVersion": info.api_version(), "metadata": meta})
+                    .to_string();
+            let size = head.len() + items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 16;
+            let mut b = BytesMut::with_capacity(size);
+            // `{"kind":…,"metadata":{…}` + `,"items":[` + objects + `]}`
+            b.put_slice(&head.as_bytes()[..head.len() - 1]);
+            b.put_slice(b",\"items\":[");
+            for (i, o) in items.iter().enumerate() {
+                if i > 0 {
+                    b.put_u8(b',');
+                }
+                b.put_slice(&o.json);
+            }
+            b.put_slice(b"]}");
+            b.freeze()
+        }
+        Output::Yaml => {
+            let v = json!({"kind": info.list_kind, "apiVersion": info.api_version(), "metadata": meta,
+                "items": items.iter().map(|o| o.value()).collect::<Vec<_>>()});
+            Bytes::from(serde_yaml::to_string(&v).unwrap_or_default())
+        }
+        Output::Metadata => {
+            let v = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                "items": items.iter().map(|o| partial_metadata(&o.value())).collect::<Vec<_>>()});
+            Bytes::from(v.to_string())
+        }
+        Output::Table(include) => {
+            let values: Vec<Value> = items.iter().map(|o| o.value()).collect();
+            Bytes::from(table(&values, meta, include, true).to_string())
+        }
+    }
+}
+
+/// One watch event frame: `{"type":…,"object":…}\n`.
+pub fn watch_event(out: Output, kind: &str, obj: &CachedObject, first: bool) -> Bytes {
+    match out {
+        Output::Json | Output::Yaml => {
+            let mut b = BytesMut::with_capacity(obj.json.len() + 32);
+            b.put_slice(b"{\"type\":\"");
+            b.put_slice(kind.as_bytes());
+            b.put_slice(b"\",\"object\":");
+            b.put_slice(&obj.json);
+            b.put_slice(b"}\n");
+            b.freeze()
+        }
+        Output::Metadata => frame(kind, &partial_metadata(&obj.value())),
+        Output::Table(include) => {
+            let v = obj.value();
+            let meta = json!({"resourceVersion": obj.rv.to_string()});
+            frame(kind, &table(std::slice::from_ref(&v), meta, include, first))
+        }
+    }
+}
+
+pub fn frame(kind: &str, object: &Value) -> Bytes {
+    let mut s = json!({"type": kind, "object": object}).to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// A BOOKMARK: only the resourceVersion (and, for watch-list, the end-of-initial-events mark).
+pub fn bookmark(info: &ResourceInfo, rv: u64, initial_events_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string(), "creationTimestamp": null});
+    if initial_events_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    frame(
+        "BOOKMARK",
+        &json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": meta}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_prefers_the_first_producible_type() {
+        let q = Query::default();
+        assert_eq!(
+            negotiate(
+                Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+                &q
+            )
+            .unwrap(),
+            Output::Table(IncludeObject::Metadata)
+        );
+        assert_eq!(
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf,application/json"),
+                &q
+            )
+            .unwrap(),
+            Output::Json
+        );
+        assert_eq!(negotiate(None, &q).unwrap(), Output::Json);
+        assert!(negotiate(Some("application/vnd.kubernetes.protobuf"), &q).is_err());
+        assert_eq!(
+            negotiate(
+                Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
+                &q
+            )
+            .unwrap(),
+            Output::Metadata
+        );
+    }
+}

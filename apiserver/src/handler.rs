@@ -1,0 +1,729 @@
+//! One HTTP handler for the whole API: route → authenticate → decode → registry → encode.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::cacher::{Filter, WatchStart};
+use crate::discovery;
+use crate::encode::{self, Output};
+use crate::openapi;
+use crate::params::{ListParams, Query, Rv, RvMatch};
+use crate::request::{self, ResourcePath, Route};
+use crate::resource::ResourceInfo;
+use crate::rest::{DeleteOptions, Deleted, Rest, WriteOptions};
+use crate::status::{ApiError, ApiResult};
+use crate::version;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Request bodies above this are refused with 413 (upstream's limit).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Watches without timeoutSeconds end after 30-60 minutes, as upstream's do.
+const MIN_WATCH_TIMEOUT: u64 = 1800;
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+/// Everything the handler serves, built once at start.
+pub struct Api {
+    pub rests: Vec<Arc<Rest>>,
+    by_path: HashMap<(String, String, String), Arc<Rest>>,
+    computed: HashMap<(String, String, String), Arc<ResourceInfo>>,
+    store: Arc<dyn k8rs_storage::Storage>,
+    namespaces: Arc<Rest>,
+    docs: Docs,
+    pub ready: AtomicBool,
+}
+
+/// Discovery and OpenAPI documents, rendered once.
+struct Docs {
+    api_versions: Bytes,
+    group_list: Bytes,
+    groups: HashMap<String, Bytes>,
+    resource_lists: HashMap<(String, String), Bytes>,
+    aggregated: HashMap<(bool, &'static str), Bytes>,
+    openapi_index: Bytes,
+    openapi: BTreeMap<String, (String, Vec<u8>)>,
+    openapi_v2: Bytes,
+}
+
+fn to_bytes(v: &Value) -> Bytes {
+    Bytes::from(v.to_string())
+}
+
+impl Api {
+    pub fn new(
+        rests: Vec<Arc<Rest>>,
+        computed: Vec<Arc<ResourceInfo>>,
+        store: Arc<dyn k8rs_storage::Storage>,
+        server_address: &str,
+    ) -> anyhow::Result<Api> {
+        let by_path: HashMap<_, _> = rests
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r.info.group.clone(),
+                        r.info.version.clone(),
+                        r.info.plural.clone(),
+                    ),
+                    r.clone(),
+                )
+            })
+            .collect();
+        let namespaces = by_path
+            .get(&(String::new(), "v1".to_string(), "namespaces".to_string()))
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("namespaces are not registered"))?;
+        // Discovery lists stored and computed resources alike, in table order.
+        let mut infos: Vec<&ResourceInfo> = rests.iter().map(|r| r.info.as_ref()).collect();
+        infos.extend(computed.iter().map(|c| c.as_ref()));
+        let order: HashMap<(&str, &str), usize> = builtin_order();
+        infos.sort_by_key(|r| {
+            order
+                .get(&(r.group.as_str(), r.plural.as_str()))
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        let g = discovery::groups(&infos);
+        let mut groups = HashMap::new();
+        let mut resource_lists = HashMap::new();
+        for (name, versions) in &g.by_group {
+            if let Some(v) = discovery::group(&g, name) {
+                groups.insert(name.to_string(), to_bytes(&v));
+            }
+            for version in versions.keys() {
+                if let Some(v) = discovery::resource_list(&g, name, version) {
+                    resource_lists.insert((name.to_string(), version.to_string()), to_bytes(&v));
+                }
+            }
+        }
+        let mut aggregated = HashMap::new();
+        for legacy in [true, false] {
+            for v in ["v2", "v2beta1"] {
+                aggregated.insert((legacy, v), to_bytes(&discovery::aggregated(&g, legacy, v)));
+            }
+        }
+        let openapi = openapi::documents(&g);
+        let docs = Docs {
+            api_versions: to_bytes(&discovery::api_versions(server_address)),
+            group_list: to_bytes(&discovery::group_list(&g)),
+            groups,
+            resource_lists,
+            aggregated,
+            openapi_index: to_bytes(&openapi::index(&openapi)),
+            openapi,
+            openapi_v2: to_bytes(&openapi::v2(&infos)),
+        };
+        let computed = computed
+            .into_iter()
+            .map(|c| ((c.group.clone(), c.version.clone(), c.plural.clone()), c))
+            .collect();
+        Ok(Api {
+            rests,
+            by_path,
+            computed,
+            store,
+            namespaces,
+            docs,
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    pub fn rest(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<Rest>> {
+        self.by_path
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+    }
+
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        user: Option<User>,
+    ) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        match path.as_str() {
+            "/healthz" | "/livez" | "/healthz/ping" | "/livez/ping" => {
+                return text(StatusCode::OK, "ok")
+            }
+            "/readyz" => {
+                return if self.ready.load(Ordering::Acquire) {
+                    text(StatusCode::OK, "ok")
+                } else {
+                    text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "[-]k8rs-bootstrap failed: not finished\nreadyz check failed",
+                    )
+                }
+            }
+            "/version" => {
+                return json_response(
+                    StatusCode::OK,
+                    to_bytes(&version::info()),
+                    "application/json",
+                )
+            }
+            _ => {}
+        }
+        let Some(user) = user else {
+            return error_response(&ApiError::unauthorized());
+        };
+        match self.route(req, &path, &user).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        path: &str,
+        user: &User,
+    ) -> ApiResult<Response<Body>> {
+        let accept = header_str(&req, header::ACCEPT);
+        if let Some(rest) = path.strip_prefix("/openapi/") {
+            return self.openapi(rest, accept.as_deref());
+        }
+        let json = |b: &Bytes| Ok(json_response(StatusCode::OK, b.clone(), "application/json"));
+        match request::parse(path) {
+            Route::Root { legacy } => {
+                if let Some(v) = discovery::aggregated_version(accept.as_deref()) {
+                    let ct = format!(
+                        "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
+                    );
+                    let body = self
+                        .docs
+                        .aggregated
+                        .get(&(legacy, v))
+                        .cloned()
+                        .unwrap_or_default();
+                    return Ok(json_response(StatusCode::OK, body, &ct));
+                }
+                json(if legacy {
+                    &self.docs.api_versions
+                } else {
+                    &self.docs.group_list
+                })
+            }
+            Route::Group(g) => self
+                .docs
+                .groups
+                .get(&g)
+                .map_or(Err(ApiError::no_route()), json),
+            Route::GroupVersion { group, version } => self
+                .docs
+                .resource_lists
+                .get(&(group, version))
+                .map_or(Err(ApiError::no_route()), json),
+            Route::Resource(rp) => self.resource(req, rp, user).await,
+            Route::NotFound => Err(ApiError::no_route()),
+        }
+    }
+
+    fn openapi(&self, rest: &str, accept: Option<&str>) -> ApiResult<Response<Body>> {
+        match rest {
+            "v3" | "v3/" => Ok(json_response(
+                StatusCode::OK,
+                self.docs.openapi_index.clone(),
+                "application/json",
+            )),
+            "v2" => {
+                // The protobuf form is not produced yet; JSON is.
+                let wants_json = accept.is_none_or(|a| a.contains("json") || a.contains("*/*"));
+                if !wants_json {
+                    return Err(ApiError::not_acceptable(accept.unwrap_or_default()));
+                }
+                Ok(json_response(
+                    StatusCode::OK,
+                    self.docs.openapi_v2.clone(),
+                    "application/json",
+                ))
+            }
+            other => {
+                let key = other.strip_prefix("v3/").ok_or_else(ApiError::no_route)?;
+                let (_, doc) = self.docs.openapi.get(key).ok_or_else(ApiError::no_route)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    Bytes::from(doc.clone()),
+                    "application/json",
+                ))
+            }
+        }
+    }
+
+    async fn resource(
+        &self,
+        req: Request<Incoming>,
+        rp: ResourcePath,
+        user: &User,
+    ) -> ApiResult<Response<Body>> {
+        if let Some(info) = self
+            .computed
+            .get(&(rp.group.clone(), rp.version.clone(), rp.resource.clone()))
+            .cloned()
+        {
+            return self.computed_resource(req, rp, &info, user).await;
+        }
+        let rest = self
+            .rest(&rp.group, &rp.version, &rp.resource)
+            .cloned()
+            .ok_or_else(ApiError::no_route)?;
+        let info = rest.info.clone();
+        // A namespaced object is addressed inside its namespace; a cluster-scoped one never is.
+        if (info.namespaced && rp.namespace.is_none() && rp.name.is_some())
+            || (!info.namespaced && rp.namespace.is_some())
+        {
+            return Err(ApiError::no_route());
+        }
+        let status_only = match rp.subresource.as_deref() {
+            None => false,
+            Some("status") if info.status_subresource => true,
+            Some(_) => return Err(ApiError::no_route()),
+        };
+        let query = Query::parse(req.uri().query());
+        let out = encode::negotiate(header_str(&req, header::ACCEPT).as_deref(), &query)?;
+        let ns = rp.namespace.as_deref();
+        let method = req.method().clone();
+        let verb_denied = |verb: &str| {
+            ApiError::method_not_allowed(
+                verb,
+                &crate::status::Qualified {
+                    group: &info.group,
+                    plural: &info.plural,
+                },
+            )
+        };
+        match (&method, rp.name.as_deref()) {
+            (&Method::GET, Some(name)) if rp.legacy_watch || query.flag("watch") => {
+                let mut p = query.list_options()?;
+                p.fields = crate::selector::FieldSelector::parse(&format!("metadata.name={name}"))
+                    .map_err(ApiError::bad_request)?;
+                self.watch(rest, ns, p, out).await
+            }
+            (&Method::GET, Some(name)) => {
+                let v = rest.get(ns, name).await?;
+                Ok(object_response(StatusCode::OK, out, &v, &[]))
+            }
+            (&Method::GET, None) => {
+                let p = query.list_options()?;
+                if p.watch || rp.legacy_watch {
+                    return self.watch(rest, ns, p, out).await;
+                }
+                let page = rest.list(ns, &p).await?;
+                let meta = encode::list_meta(
+                    page.revision,
+                    page.continue_token.as_deref(),
+                    page.remaining,
+                );
+                Ok(json_response(
+                    StatusCode::OK,
+                    encode::list(out, &info, &page.items, meta),
+                    encode::content_type(out),
+                ))
+            }
+            (&Method::POST, None) => {
+                if !info.has_verb("create") {
+                    return Err(verb_denied("create"));
+                }
+                let opts = write_options(&query)?;
+                let body = read_object(req, &info).await?;
+                if let Some(ns) = ns {
+                    rest.check_namespace(&self.namespaces, ns).await?;
+                }
+                let w = rest.create(ns, body, opts).await?;
+                Ok(object_response(
+                    StatusCode::CREATED,
+                    out,
+                    &w.object,
+                    &w.warnings,
+                ))
+            }
+            (&Method::PUT, Some(name)) => {
+                let opts = write_options(&query)?;
+                let body = read_object(req, &info).await?;
+                let w = rest.update(ns, name, body, status_only, opts).await?;
+                Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
+            }
+            (&Method::PATCH, Some(name)) => {
+                let opts = write_options(&query)?;
+                let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+                let raw = read_body(req).await?;
+                let patch = Patch::parse(&content_type, &raw)?;
+                let w = rest
+                    .patch(ns, name, &|cur| patch.apply(cur), status_only, opts)
+                    .await?;
+                Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
+            }
+            (&Method::DELETE, Some(name)) => {
+                let dry_run = query.dry_run()?;
+                let raw = read_body(req).await?;
+                let body: Value = if raw.iter().all(u8::is_ascii_whitespace) {
+                    json!({})
+                } else {
+                    serde_json::from_slice(&raw)
+                        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+                };
+                let opts = DeleteOptions::from_body(&body, dry_run)?;
+                match rest.delete(ns, name, &opts).await? {
+                    Deleted::Gone(status) => Ok(json_response(
+                        StatusCode::OK,
+                        to_bytes(&status),
+                        "application/json",
+                    )),
+                    Deleted::Pending(v) => Ok(object_response(StatusCode::OK, out, &v, &[])),
+                }
+            }
+            (&Method::DELETE, None) => {
+                let p = query.list_options()?;
+                let opts = DeleteOptions {
+                    dry_run: query.dry_run()?,
+                    ..Default::default()
+                };
+                let items = rest.delete_collection(ns, &p, &opts).await?;
+                let list = json!({"kind": info.list_kind, "apiVersion": info.api_version(), "metadata": {}, "items": items});
+                Ok(json_response(
+                    StatusCode::OK,
+                    to_bytes(&list),
+                    "application/json",
+                ))
+            }
+            (m, _) => Err(verb_denied(&m.as_str().to_ascii_lowercase())),
+        }
+    }
+
+    /// Reviews and component statuses: computed, never stored.
+    async fn computed_resource(
+        &self,
+        req: Request<Incoming>,
+        rp: ResourcePath,
+        info: &ResourceInfo,
+        user: &User,
+    ) -> ApiResult<Response<Body>> {
+        let kind = info.virtual_kind.ok_or_else(ApiError::no_route)?;
+        if rp.subresource.is_some() || info.namespaced != rp.namespace.is_some() {
+            return Err(ApiError::no_route());
+        }
+        let query = Query::parse(req.uri().query());
+        let out = encode::negotiate(header_str(&req, header::ACCEPT).as_deref(), &query)?;
+        let method = req.method().clone();
+        match (&method, rp.name.as_deref()) {
+            (&Method::POST, None) if info.has_verb("create") => {
+                let body = read_object(req, info).await?;
+                let v = crate::computed::create(kind, info, user, rp.namespace.as_deref(), body)?;
+                Ok(object_response(StatusCode::CREATED, out, &v, &[]))
+            }
+            (&Method::GET, Some(name)) if info.has_verb("get") => {
+                let v = crate::computed::get(self.store.as_ref(), name).await?;
+                Ok(object_response(StatusCode::OK, out, &v, &[]))
+            }
+            (&Method::GET, None) if info.has_verb("list") => {
+                let v = crate::computed::list(self.store.as_ref()).await;
+                Ok(json_response(
+                    StatusCode::OK,
+                    to_bytes(&v),
+                    "application/json",
+                ))
+            }
+            (m, _) => Err(ApiError::method_not_allowed(
+                &m.as_str().to_ascii_lowercase(),
+                &crate::status::Qualified {
+                    group: &info.group,
+                    plural: &info.plural,
+                },
+            )),
+        }
+    }
+
+    /// A watch: the initial events, then live changes, as a chunked stream of JSON frames.
+    async fn watch(
+        &self,
+        rest: Arc<Rest>,
+        ns: Option<&str>,
+        p: ListParams,
+        out: Output,
+    ) -> ApiResult<Response<Body>> {
+        let filter = Filter {
+            namespace: ns.map(str::to_string),
+            labels: p.labels.clone(),
+            fields: p.fields.clone(),
+        };
+        // Reuse list's checks of field selectors.
+        rest.list(
+            ns,
+            &ListParams {
+                limit: 1,
+                resource_version: Rv::Any,
+                ..p.clone()
+            },
+        )
+        .await?;
+        let watch_list = p.send_initial_events == Some(true);
+        if watch_list
+            && (p.rv_match != Some(RvMatch::NotOlderThan) && p.resource_version != Rv::Unset
+                || !p.allow_bookmarks)
+        {
+            return Err(ApiError::invalid(
+                "ListOptions",
+                "meta.k8s.io",
+                "",
+                vec![crate::status::Cause::forbidden("sendInitialEvents", "sendInitialEvents requires setting allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan")],
+            ));
+        }
+        let start = match (p.send_initial_events, p.resource_version) {
+            (Some(true), rv) => {
+                match rv {
+                    Rv::Unset => rest.cache.wait_fresh().await?,
+                    Rv::At(x) => rest.cache.wait_for(x).await?,
+                    Rv::Any => {}
+                }
+                WatchStart::Now
+            }
+            (Some(false), Rv::Unset) => {
+                rest.cache.wait_fresh().await?;
+                WatchStart::After(rest.cache.revision())
+            }
+            (_, Rv::Unset) | (_, Rv::Any) => WatchStart::Now,
+            (_, Rv::At(x)) => WatchStart::After(x),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+        let sub = match rest.cache.subscribe(start).await {
+            Ok(s) => s,
+            Err(e) if e.code == 410 => {
+                // Upstream answers 200 and an ERROR event carrying the 410 Status.
+                let _ = tx.try_send(encode::frame("ERROR", &e.to_status()));
+                drop(tx);
+                return Ok(stream_response(rx, out));
+            }
+            Err(e) => return Err(e),
+        };
+        let timeout =
+            Duration::from_secs(p.timeout_seconds.filter(|t| *t > 0).unwrap_or_else(|| {
+                MIN_WATCH_TIMEOUT
+                    + (uuid::Uuid::new_v4().as_u128() % MIN_WATCH_TIMEOUT as u128) as u64
+            }));
+        let info = rest.info.clone();
+        let bookmarks = p.allow_bookmarks;
+        tokio::spawn(async move {
+            let mut sub = sub;
+            let mut first = true;
+            let send = |b: Bytes| tx.send(b);
+            for e in &sub.initial {
+                if let Some((kind, obj)) = filter.transform(e) {
+                    if send(encode::watch_event(out, kind.as_str(), &obj, first))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    first = false;
+                }
+            }
+            let mut last_rv = sub.revision;
+            if watch_list && send(encode::bookmark(&info, last_rv, true)).await.is_err() {
+                return;
+            }
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut tick = tokio::time::interval(BOOKMARK_INTERVAL);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    ev = sub.live.recv() => match ev {
+                        Ok(e) => {
+                            if e.rv <= last_rv {
+                                continue;
+                            }
+                            last_rv = e.rv;
+                            if let Some((kind, obj)) = filter.transform(&e) {
+                                if send(encode::watch_event(out, kind.as_str(), &obj, first)).await.is_err() {
+                                    return;
+                                }
+                                first = false;
+                            }
+                        }
+                        // Too slow, or the cache resynced: end the watch; the client relists.
+                        Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                    },
+                    _ = tick.tick(), if bookmarks => {
+                        if send(encode::bookmark(&info, last_rv, false)).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ = &mut deadline => return,
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(stream_response(rx, out))
+    }
+}
+
+/// Position of each resource in the built-in table, for discovery order.
+fn builtin_order() -> HashMap<(&'static str, &'static str), usize> {
+    static ORDER: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let order = ORDER.get_or_init(|| {
+        crate::builtin::resources()
+            .into_iter()
+            .map(|r| (r.group, r.plural))
+            .collect()
+    });
+    order
+        .iter()
+        .enumerate()
+        .map(|(i, (g, p))| ((g.as_str(), p.as_str()), i))
+        .collect()
+}
+
+fn write_options(q: &Query) -> ApiResult<WriteOptions> {
+    Ok(WriteOptions {
+        dry_run: q.dry_run()?,
+        field_validation: q.field_validation()?,
+    })
+}
+
+/// A parsed PATCH body.
+enum Patch {
+    Json(json_patch::Patch),
+    Merge(Value),
+}
+
+impl Patch {
+    fn parse(content_type: &str, raw: &[u8]) -> ApiResult<Patch> {
+        let mime = content_type.split(';').next().unwrap_or_default().trim();
+        match mime {
+            "application/json-patch+json" => serde_json::from_slice(raw)
+                .map(Patch::Json)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
+            "application/merge-patch+json" => serde_json::from_slice(raw)
+                .map(Patch::Merge)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
+            other => Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other})"),
+            )),
+        }
+    }
+
+    fn apply(&self, current: &Value) -> ApiResult<Value> {
+        let mut doc = current.clone();
+        match self {
+            Patch::Json(p) => {
+                json_patch::patch(&mut doc, p)
+                    .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+            }
+            Patch::Merge(p) => json_patch::merge(&mut doc, p),
+        }
+        Ok(doc)
+    }
+}
+
+fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
+        Err(e) => Err(ApiError::bad_request(format!("reading request body: {e}"))),
+    }
+}
+
+/// Read a JSON or YAML object body, checking the media type.
+async fn read_object(req: Request<Incoming>, _info: &ResourceInfo) -> ApiResult<Value> {
+    let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+    let mime = ct.split(';').next().unwrap_or_default().trim().to_string();
+    let raw = read_body(req).await?;
+    let v: Value = match mime.as_str() {
+        "" | "application/json" | "*/*" => serde_json::from_slice(&raw)
+            .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: couldn't get version/kind; json parse error: {e}")))?,
+        "application/yaml" => serde_yaml::from_slice(&raw)
+            .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: yaml parse error: {e}")))?,
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    if !v.is_object() {
+        return Err(ApiError::bad_request(
+            "the object provided is unrecognized: not a JSON object",
+        ));
+    }
+    Ok(v)
+}
+
+fn full(b: Bytes) -> Body {
+    Full::new(b).boxed()
+}
+
+fn text(code: StatusCode, s: &'static str) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::from_static(s.as_bytes())));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json_response(code: StatusCode, body: Bytes, content_type: &str) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = code;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn object_response(
+    code: StatusCode,
+    out: Output,
+    v: &Value,
+    warnings: &[String],
+) -> Response<Body> {
+    let mut r = json_response(code, encode::object(out, v), encode::content_type(out));
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(h) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            r.headers_mut().append(header::WARNING, h);
+        }
+    }
+    r
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json_response(code, to_bytes(&e.to_status()), "application/json");
+    if let Some(s) = e.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>, out: Output) -> Response<Body> {
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encode::content_type(out)),
+    );
+    r
+}

@@ -1,0 +1,187 @@
+//! What the server does to an object on create, update and delete, beyond storing it
+//! (upstream's RESTCreateStrategy / RESTUpdateStrategy / deletion logic). Generic rules
+//! keyed on the resource description; the few per-kind facts are small matches here.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::object::{self, meta_mut};
+use crate::resource::ResourceInfo;
+use crate::status::Cause;
+
+/// Secret `stringData` is a write-only convenience: merged into `data` (base64) on every
+/// write, never stored (upstream does this in conversion).
+fn fold_string_data(info: &ResourceInfo, obj: &mut Value) {
+    if !(info.group.is_empty() && info.kind == "Secret") {
+        return;
+    }
+    let Some(o) = obj.as_object_mut() else { return };
+    let Some(Value::Object(sd)) = o.remove("stringData") else {
+        return;
+    };
+    let data = o.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    for (k, v) in sd {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+        data[k.as_str()] = json!(encoded);
+    }
+}
+
+/// Server-side state on create: status reset for status-subresource types, generation 1.
+pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
+    fold_string_data(info, obj);
+    if info.status_subresource {
+        if let Some(o) = obj.as_object_mut() {
+            // Nodes report their own status at registration; every other kind starts empty.
+            if info.kind != "Node" {
+                o.remove("status");
+            }
+        }
+        if let Some(m) = meta_mut(obj) {
+            m.insert("generation".into(), json!(1));
+        }
+    }
+    if info.group.is_empty() {
+        match info.kind.as_str() {
+            "Namespace" => {
+                obj["status"] = json!({"phase": "Active"});
+                if obj["spec"]["finalizers"].is_null() {
+                    obj["spec"] = json!({"finalizers": ["kubernetes"]});
+                }
+            }
+            "Pod" => obj["status"] = json!({"phase": "Pending"}),
+            _ => {}
+        }
+    }
+}
+
+/// The object to store for an update: server-owned metadata kept, status or spec kept
+/// depending on which endpoint was written, generation bumped on spec change.
+pub fn prepare_for_update(
+    info: &ResourceInfo,
+    old: &Value,
+    mut requested: Value,
+    status_only: bool,
+) -> Value {
+    fold_string_data(info, &mut requested);
+    let mut new = if status_only {
+        let mut n = old.clone();
+        match requested.get("status") {
+            Some(s) => n["status"] = s.clone(),
+            None => {
+                if let Some(o) = n.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        n
+    } else {
+        let mut n = requested;
+        if info.status_subresource {
+            match old.get("status") {
+                Some(s) => n["status"] = s.clone(),
+                None => {
+                    if let Some(o) = n.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        }
+        n
+    };
+    // Fields only the server sets.
+    if let Some(m) = meta_mut(&mut new) {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+        ] {
+            match old["metadata"].get(k) {
+                Some(v) => {
+                    m.insert(k.into(), v.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
+            }
+        }
+        m.remove("selfLink");
+    }
+    if let Some(gen) = old["metadata"]["generation"].as_i64() {
+        if object::without_status_and_meta(old) != object::without_status_and_meta(&new) {
+            new["metadata"]["generation"] = json!(gen + 1);
+        }
+    }
+    object::clear_resource_version(&mut new);
+    new
+}
+
+/// Per-kind validation beyond metadata (issue-sized; the generic part lives in
+/// `validation`). Returns field causes.
+pub fn validate(_info: &ResourceInfo, _obj: &Value) -> Vec<Cause> {
+    Vec::new()
+}
+
+/// Rules on what an update may change.
+pub fn validate_update(_info: &ResourceInfo, old: &Value, new: &Value) -> Option<Vec<Cause>> {
+    let mut causes = Vec::new();
+    // Objects being deleted may not gain finalizers (upstream: "no new finalizers can be
+    // added if the object is being deleted").
+    if !old["metadata"]["deletionTimestamp"].is_null() {
+        let before: Vec<&Value> = old["metadata"]["finalizers"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        if let Some(after) = new["metadata"]["finalizers"].as_array() {
+            if after.iter().any(|f| !before.contains(&f)) {
+                causes.push(Cause::forbidden(
+                    "metadata.finalizers",
+                    "no new finalizers can be added if the object is being deleted",
+                ));
+            }
+        }
+    }
+    (!causes.is_empty()).then_some(causes)
+}
+
+/// A delete of an object with finalizers only marks it (deletionTimestamp set once);
+/// `None` means delete it now. Namespaces always go through Terminating.
+pub fn mark_for_deletion(info: &ResourceInfo, obj: &Value) -> Option<Value> {
+    let has_finalizers = obj["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    let is_namespace = info.group.is_empty() && info.kind == "Namespace";
+    let ns_finalizers = is_namespace
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty());
+    if !has_finalizers && !ns_finalizers {
+        return None;
+    }
+    let mut marked = obj.clone();
+    if marked["metadata"]["deletionTimestamp"].is_null() {
+        marked["metadata"]["deletionTimestamp"] = json!(object::now_rfc3339());
+        marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    }
+    if is_namespace {
+        marked["status"]["phase"] = json!("Terminating");
+    }
+    Some(marked)
+}
+
+/// An object marked for deletion whose finalizers are all gone.
+pub fn ready_to_delete(obj: &Value) -> bool {
+    !obj["metadata"]["deletionTimestamp"].is_null()
+        && obj["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+}

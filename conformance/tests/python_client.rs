@@ -1,0 +1,28 @@
+//! The official Python `kubernetes` client against k8rs
+//! (the script is conformance/python/client_test.py).
+
+use std::process::Command;
+use std::time::Duration;
+
+use k8rs_conformance::{run, workspace_root, Server};
+
+#[test]
+fn python_kubernetes_client() {
+    let server = Server::start();
+    let script = workspace_root().join("conformance/python/client_test.py");
+    let out = run(
+        Command::new("python3")
+            .arg(&script)
+            .arg(server.kubeconfig())
+            .env_remove("KUBECONFIG")
+            .env("PYTHONUNBUFFERED", "1"),
+        None,
+        Duration::from_secs(150),
+    );
+    let stdout = out.ok();
+    assert!(
+        stdout.lines().any(|l| l == "ALL OK"),
+        "script did not finish:\n{stdout}\n{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Generate apiserver/src/protobuf/schema.json, the message schema k8rs uses to decode
+`application/vnd.kubernetes.protobuf` request bodies into Kubernetes JSON.
+
+Sources (read from the local cargo registry, no network):
+  * k8s-pb 0.9.0      prost structs: field tags, wire kinds, message types, maps, repeated.
+  * k8s-openapi 0.29.0 (v1_33): the JSON name of each field (its Deserialize impl), and
+                       the Rust type of each field (to spot wrapper messages and inlined
+                       embedded structs).
+
+Usage: python3 hack/gen-protobuf-schema.py [--check]
+  (fetch the crates first with `cargo fetch`; k8s-pb is a dev-dependency of k8rs-apiserver)
+
+Output format (compact JSON, one message per line, sorted, deterministic):
+  {"_": "<header>",
+   "m": {"<key>": [[tag, "jsonName", type, flags?], ...], ...},
+   "w": ["<key of a wrapper message whose JSON form is the list in its field 1>", ...],
+   "k": {"<apiVersion>/<Kind>": "<key>", ...}}
+  key   = lowercased module path + "::" + lowercased struct name, e.g. "api::core::v1::namespace"
+  type  = "s" string, "b" bool, "i" int32, "l" int64, "d" double, "y" bytes,
+          a message key, or ["s", valueType] for a map with string keys
+  flags = "r" repeated, "n" inline (an embedded Go struct: its fields join the parent's JSON)
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "apiserver", "src", "protobuf", "schema.json")
+PB_VERSION = "0.9.0"
+OPENAPI_VERSION = "0.29.0"
+OPENAPI_FEATURE = "v1_33"
+
+SCALARS = {"string": "s", "bool": "b", "int32": "i", "int64": "l", "double": "d", "bytes": "y"}
+
+
+def find_crate(name):
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    hits = sorted(glob.glob(os.path.join(home, "registry", "src", "*", name)))
+    if not hits:
+        sys.exit(f"{name} not found in {home}/registry/src: run `cargo fetch` in the workspace first")
+    return hits[0]
+
+
+def norm(name):
+    """Compare field names across prost and k8s-openapi: `pod_cid_rs` ~ `pod_cidrs`, `r#type` ~ `type_`."""
+    name = name.removeprefix("r#")
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+# lowercase word -> its all-caps spelling in Kubernetes JSON names ("ip" -> "IP"); "uid" is
+# seeded because k8s-openapi v1_33 has no camel-case name with it while newer messages do (podUID).
+ACRONYMS = {"uid": "UID"}
+
+
+def learn_acronyms(openapi):
+    """Words Kubernetes JSON names spell in capitals after the first word (podUID, hostIPs)."""
+    seen = {}
+    for oa in openapi.values():
+        for jname in oa["json"].values():
+            for word in re.findall(r"[A-Z]{2,}s?(?![a-z])|[A-Z][a-z0-9]+", jname)[0 if jname[:1].isupper() else 0 :]:
+                bucket = seen.setdefault(word.lower(), {})
+                bucket[word] = bucket.get(word, 0) + 1
+    for low, forms in sorted(seen.items()):
+        best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        if sum(1 for c in best if c.isupper()) >= 2:
+            ACRONYMS[low] = best
+
+
+def lower_camel(snake):
+    parts = snake.removeprefix("r#").split("_")
+    return parts[0] + "".join(ACRONYMS.get(p, p[:1].upper() + p[1:]) for p in parts[1:])
+
+
+def strip_generic(ty, wrapper):
+    """`wrapper<inner>` -> inner, else None."""
+    if ty.startswith(wrapper + "<") and ty.endswith(">"):
+        return ty[len(wrapper) + 1 : -1]
+    return None
+
+
+def split_top(s):
+    """Split `A, B<C, D>` at top-level commas."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+# ---------------------------------------------------------------- k8s-pb
+
+def parse_pb(root):
+    """{key: {"module": [...], "name": str, "fields": [dict]}} and {apiVersion/Kind: key}."""
+    messages, kinds = {}, {}
+    for path in sorted(glob.glob(os.path.join(root, "src", "**", "mod.rs"), recursive=True)):
+        module = os.path.relpath(os.path.dirname(path), os.path.join(root, "src")).split(os.sep)
+        text = open(path, encoding="utf-8").read()
+        for m in re.finditer(r"^pub struct (\w+) \{\n(.*?)^\}", text, re.M | re.S):
+            name, body = m.group(1), m.group(2)
+            fields = []
+            # Each field: a #[prost(...)] attribute, then `pub name: type,` (type may wrap lines).
+            for f in re.finditer(r"#\[prost\((.*?)\)\]\s*pub ([\w#]+):", body, re.S):
+                attr, fname, fty = f.group(1), f.group(2), field_type(body, f.end())
+                fields.append(pb_field(module, attr, fname, fty, path, name))
+            key = "::".join(module + [name]).lower()
+            messages[key] = {"module": module, "name": name, "fields": fields}
+        for m in re.finditer(
+            r'impl crate::Resource for (\w+) \{\s*const API_VERSION: &\'static str = "([^"]*)";.*?'
+            r'const KIND: &\'static str = "([^"]*)";',
+            text,
+            re.S,
+        ):
+            kinds[f"{m.group(2)}/{m.group(3)}"] = "::".join(module + [m.group(1)]).lower()
+    return messages, kinds
+
+
+def field_type(body, start):
+    """The type after `pub name:`, up to the comma at generic depth 0, whitespace removed."""
+    depth, i = 0, start
+    while i < len(body):
+        ch = body[i]
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            break
+        i += 1
+    return re.sub(r"\s+", "", body[start:i])
+
+
+def resolve(module, ty):
+    """A prost type path relative to `module` -> absolute message key."""
+    ty = ty.removeprefix("::prost::alloc::boxed::Box<").removesuffix(">") if ty.startswith("::prost::alloc::boxed::Box<") else ty
+    parts = ty.split("::")
+    base = list(module)
+    while parts and parts[0] == "super":
+        parts.pop(0)
+        base.pop()
+    if parts and parts[0] == "crate":
+        parts.pop(0)
+        base = []
+    return "::".join(base + parts).lower()
+
+
+def pb_field(module, attr, fname, fty, path, struct):
+    tag = int(re.search(r'tag\s*=\s*"(\d+)"', attr).group(1))
+    where = f"{path}: {struct}.{fname}"
+    field = {"tag": tag, "snake": fname.removeprefix("r#"), "repeated": ", repeated" in attr or attr.startswith("repeated")}
+    mm = re.match(r'(?:btree_)?map\s*=\s*"(\w+),\s*(\w+)"', attr)
+    if mm:
+        k, v = mm.group(1), mm.group(2)
+        if k != "string":
+            sys.exit(f"{where}: map key {k} not supported")
+        if v == "message":
+            inner = None
+            for wrapper in ("::prost::alloc::collections::BTreeMap", "::std::collections::HashMap"):
+                inner = strip_generic(fty, wrapper) or inner
+            if inner is None:
+                sys.exit(f"{where}: cannot read map type {fty}")
+            vty = resolve(module, split_top(inner)[1])
+        elif v in SCALARS:
+            vty = SCALARS[v]
+        else:
+            sys.exit(f"{where}: map value {v} not supported")
+        field["type"] = ["s", vty]
+        return field
+    kind = attr.split(",")[0].split("=")[0].strip()
+    if kind == "message":
+        inner = fty
+        for wrapper in ("::core::option::Option", "::prost::alloc::vec::Vec", "::prost::alloc::boxed::Box"):
+            inner = strip_generic(inner, wrapper) or inner
+        field["type"] = resolve(module, inner)
+    elif kind in SCALARS:
+        field["type"] = SCALARS[kind]
+    else:
+        sys.exit(f"{where}: prost kind {kind} not supported")
+    return field
+
+
+# ---------------------------------------------------------------- k8s-openapi
+
+def parse_openapi(root):
+    """{key: {"json": {snake: jsonName}, "types": {snake: rustType}}}, keyed like k8s-pb."""
+    out = {}
+    base = os.path.join(root, "src", OPENAPI_FEATURE)
+    for path in sorted(glob.glob(os.path.join(base, "**", "*.rs"), recursive=True)):
+        if os.path.basename(path) in ("mod.rs", "list.rs"):
+            continue
+        module = os.path.relpath(os.path.dirname(path), base).split(os.sep)
+        text = open(path, encoding="utf-8").read()
+        sm = re.search(r"^pub struct (\w+) \{\n(.*?)^\}", text, re.M | re.S)
+        if not sm:
+            continue
+        types = {}
+        for f in re.finditer(r"^    pub (\w+): (.*),$", sm.group(2), re.M):
+            types[f.group(1)] = f.group(2)
+        json_names = {}
+        for f in re.finditer(r'"([^"]+)" => Field::Key_(\w+),', text):
+            json_names[f.group(2)] = f.group(1)
+        out["::".join(module + [sm.group(1)]).lower()] = {"json": json_names, "types": types}
+    return out
+
+
+def is_list_type(rust_ty):
+    """Option<Vec<String>> / BTreeMap<String, Vec<String>> value -> element is a list of strings."""
+    return re.search(r"(^|<|, )std::vec::Vec<std::string::String>>*$", rust_ty) is not None
+
+
+# ---------------------------------------------------------------- join
+
+def global_names(openapi):
+    """norm(name) -> {jsonName: count} over every k8s-openapi struct."""
+    names = {}
+    for oa in openapi.values():
+        for jname in oa["json"].values():
+            bucket = names.setdefault(norm(jname), {})
+            bucket[jname] = bucket.get(jname, 0) + 1
+    return names
+
+
+def pick(candidates, snake):
+    """Choose among JSON names sharing a normalized form, deterministically."""
+    camel = lower_camel(snake)
+    if camel in candidates:
+        return camel
+    return sorted(candidates.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+def inline_fits(messages, sub_key, oa):
+    """Most fields of the embedded message are fields of the parent's k8s-openapi struct (k8s-pb
+    may be newer than k8s-openapi, so a few may be missing)."""
+    sub = messages.get(sub_key)
+    if not sub or not sub["fields"]:
+        return False
+    names = {norm(s) for s in oa["json"]} | {norm(j) for j in oa["json"].values()}
+    hits = sum(1 for f in sub["fields"] if norm(f["snake"]) in names)
+    return hits * 2 > len(sub["fields"])
+
+
+def build():
+    pb_root, oa_root = find_crate(f"k8s-pb-{PB_VERSION}"), find_crate(f"k8s-openapi-{OPENAPI_VERSION}")
+    messages, kinds = parse_pb(pb_root)
+    openapi = parse_openapi(oa_root)
+    everywhere = global_names(openapi)
+    learn_acronyms(openapi)
+
+    def by_norm(oa):
+        table = {}
+        for snake, jname in oa["json"].items():
+            table.setdefault(norm(snake), snake)
+            table.setdefault(norm(jname), snake)
+        return table
+
+    # Embedded Go structs (`json:",inline"`): a message field whose name the parent's JSON lacks,
+    # but whose own fields the parent's JSON has. Its fields take their JSON names from the parent.
+    inline, inherited = set(), {}
+    for key in sorted(messages):
+        oa = openapi.get(key)
+        if not oa:
+            continue
+        table = by_norm(oa)
+        for f in messages[key]["fields"]:
+            ty = f["type"]
+            if norm(f["snake"]) in table or f["repeated"] or not isinstance(ty, str) or "::" not in ty:
+                continue
+            if inline_fits(messages, ty, oa):
+                inline.add((key, f["tag"]))
+                inherited.setdefault(ty, key)
+
+    wrappers = set()
+    stats = {"messages": len(messages), "fields": 0, "exact": 0, "inherited": 0, "global": [], "camel": []}
+    out = {}
+    for key in sorted(messages):
+        msg = messages[key]
+        oa = openapi.get(key) or openapi.get(inherited.get(key, ""))
+        table = by_norm(oa) if oa else {}
+        fields = []
+        for f in sorted(msg["fields"], key=lambda f: f["tag"]):
+            stats["fields"] += 1
+            entry = [f["tag"], None, f["type"]]
+            flags = "r" if f["repeated"] else ""
+            snake = table.get(norm(f["snake"]))
+            if (key, f["tag"]) in inline:
+                entry[1] = ""
+                flags += "n"
+            elif snake is not None:
+                entry[1] = oa["json"][snake]
+                stats["exact" if key in openapi else "inherited"] += 1
+                # A proto message standing in for a Go named slice (ExtraValue, Verbs): JSON is a list.
+                sub = f["type"][1] if isinstance(f["type"], list) else f["type"]
+                if "::" in sub and is_list_type(oa["types"].get(snake, "")) and is_wrapper_shape(messages, sub):
+                    wrappers.add(sub)
+            elif norm(f["snake"]) in everywhere:
+                # No k8s-openapi struct (older versions, lists, options): the name another struct uses.
+                entry[1] = pick(everywhere[norm(f["snake"])], f["snake"])
+                stats["global"].append(f"{key}.{f['snake']}")
+            else:
+                entry[1] = lower_camel(f["snake"])
+                stats["camel"].append(f"{key}.{f['snake']} -> {entry[1]}")
+            if flags:
+                entry.append(flags)
+            fields.append(entry)
+        out[key] = fields
+    # The same Go named slice in other versions of its group (v1beta1 ExtraValue, ...).
+    short = {w.rsplit("::", 1)[1] for w in wrappers}
+    wrappers |= {k for k in messages if k.rsplit("::", 1)[1] in short and is_wrapper_shape(messages, k)}
+    stats["inline"] = sorted(f"{k}.{t}" for k, t in inline)
+    return out, sorted(wrappers), dict(sorted(kinds.items())), stats
+
+
+def is_wrapper_shape(messages, key):
+    fields = messages.get(key, {}).get("fields", [])
+    return len(fields) == 1 and fields[0]["tag"] == 1 and fields[0]["repeated"] and fields[0]["type"] == "s"
+
+
+def render(messages, wrappers, kinds):
+    header = (
+        f"GENERATED by hack/gen-protobuf-schema.py from k8s-pb {PB_VERSION} and k8s-openapi "
+        f"{OPENAPI_VERSION} ({OPENAPI_FEATURE}); do not edit. Regenerate: python3 hack/gen-protobuf-schema.py"
+    )
+    dump = lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False)  # noqa: E731
+    lines = ["{" + dump("_") + ":" + dump(header) + ",", dump("m") + ":{"]
+    items = list(messages.items())
+    for i, (key, fields) in enumerate(items):
+        lines.append(dump(key) + ":" + dump(fields) + ("," if i + 1 < len(items) else ""))
+    lines.append("},")
+    lines.append(dump("w") + ":" + dump(wrappers) + ",")
+    lines.append(dump("k") + ":{")
+    kitems = list(kinds.items())
+    for i, (k, v) in enumerate(kitems):
+        lines.append(dump(k) + ":" + dump(v) + ("," if i + 1 < len(kitems) else ""))
+    lines.append("}}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    messages, wrappers, kinds, stats = build()
+    text = render(messages, wrappers, kinds)
+    if "--check" in sys.argv:
+        current = open(OUT, encoding="utf-8").read() if os.path.exists(OUT) else ""
+        if current != text:
+            sys.exit(f"{OUT} is stale: run python3 hack/gen-protobuf-schema.py")
+        return
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrappers (JSON list): {', '.join(wrappers)}", file=sys.stderr)
+    print(f"inline (embedded) fields: {', '.join(stats['inline'])}", file=sys.stderr)
+    print(f"JSON names: {stats['exact']} from the message's k8s-openapi struct, {stats['inherited']} from "
+          f"the struct it is inlined into, {len(stats['global'])} from another struct's field of the same "
+          f"name (no k8s-openapi struct), {len(stats['camel'])} fell back to lowerCamelCase", file=sys.stderr)
+    for name in stats["camel"] if "-v" in sys.argv else []:
+        print(f"  camel: {name}", file=sys.stderr)
+    for name in stats["global"] if "-vv" in sys.argv else []:
+        print(f"  global: {name}", file=sys.stderr)
+
+if __name__ == "__main__":
+    main()

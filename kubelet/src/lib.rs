@@ -1,0 +1,1 @@
+//! The kubelet: pod workers over CRI. Not built yet.

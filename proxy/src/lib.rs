@@ -1,0 +1,1 @@
+//! Services to iptables rules. Not built yet.

@@ -1,0 +1,1 @@
+//! The scheduler: queue, filter/score plugins, binding. Not built yet: see the open scheduler issue.
