@@ -153,7 +153,9 @@ struct State {
     history: VecDeque<Arc<CacheEvent>>,
     /// Watches may resume from any revision >= this one.
     oldest: u64,
-    fanout: broadcast::Sender<Arc<CacheEvent>>,
+    /// Created on the first watch: a broadcast ring is preallocated, and most resources
+    /// are never watched.
+    fanout: Option<broadcast::Sender<Arc<CacheEvent>>>,
 }
 
 pub struct Cacher {
@@ -186,11 +188,13 @@ pub struct Subscription {
 pub struct Snapshot {
     pub items: Vec<Arc<CachedObject>>,
     pub revision: u64,
+    /// Key of the first match after the page, when there is one.
+    pub next: Option<String>,
+    pub remaining: u64,
 }
 
 impl Cacher {
     pub fn start(store: Arc<dyn Storage>, resource: Arc<ResourceInfo>) -> Arc<Cacher> {
-        let (fanout, _) = broadcast::channel(FANOUT_BUFFER);
         let cacher = Arc::new(Cacher {
             prefix: resource.key_prefix(),
             resource,
@@ -200,7 +204,7 @@ impl Cacher {
                 revision: 0,
                 history: VecDeque::new(),
                 oldest: 0,
-                fanout,
+                fanout: None,
             }),
             revision_tx: watch::channel(0).0,
             ready_tx: watch::channel(false).0,
@@ -258,7 +262,7 @@ impl Cacher {
             st.oldest = list.revision;
             st.history.clear();
             // Replacing the sender ends every current watcher: they missed the gap.
-            st.fanout = broadcast::channel(FANOUT_BUFFER).0;
+            st.fanout = None;
         }
         self.revision_tx.send_replace(list.revision);
         self.ready_tx.send_replace(true);
@@ -326,7 +330,9 @@ impl Cacher {
                 }
             }
             // No receivers is fine.
-            let _ = st.fanout.send(e);
+            if let Some(f) = &st.fanout {
+                let _ = f.send(e);
+            }
         }
         let revision = st.revision;
         drop(st);
@@ -382,19 +388,29 @@ impl Cacher {
         self.read().objects.get(key).cloned()
     }
 
-    pub fn snapshot(&self, filter: &Filter) -> Snapshot {
+    /// Matching objects in key order: at most `limit` of them (0: all), plus the key of
+    /// the next match and how many matches follow the page.
+    pub fn snapshot(&self, filter: &Filter, limit: usize) -> Snapshot {
         let st = self.read();
         let prefix = self.resource.list_prefix(filter.namespace.as_deref());
-        let items = st
+        let mut matching = st
             .objects
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .filter(|(_, o)| filter.matches(o))
-            .map(|(_, o)| o.clone())
-            .collect();
+            .map(|(_, o)| o);
+        let items: Vec<_> = if limit == 0 {
+            matching.by_ref().cloned().collect()
+        } else {
+            matching.by_ref().take(limit).cloned().collect()
+        };
+        let next = matching.next().map(|o| o.key.clone());
+        let remaining = next.as_ref().map_or(0, |_| 1 + matching.count() as u64);
         Snapshot {
             items,
             revision: st.revision,
+            next,
+            remaining,
         }
     }
 
@@ -405,8 +421,13 @@ impl Cacher {
         } else {
             self.wait_ready().await?;
         }
-        let st = self.read();
-        let live = st.fanout.subscribe();
+        // Subscribing and reading the state happen under one lock: no event is missed
+        // or seen twice between the initial events and the live feed.
+        let mut st = self.write();
+        let live = st
+            .fanout
+            .get_or_insert_with(|| broadcast::channel(FANOUT_BUFFER).0)
+            .subscribe();
         match start {
             WatchStart::Now => {
                 let initial = st

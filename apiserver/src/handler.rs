@@ -18,7 +18,7 @@ use crate::cacher::{Filter, WatchStart};
 use crate::discovery;
 use crate::encode::{self, Output};
 use crate::openapi;
-use crate::params::{ListParams, Query, Rv, RvMatch};
+use crate::params::{ListParams, Query, Rv};
 use crate::request::{self, ResourcePath, Route};
 use crate::resource::ResourceInfo;
 use crate::rest::{DeleteOptions, Deleted, Rest, WriteOptions};
@@ -310,7 +310,7 @@ impl Api {
         };
         match (&method, rp.name.as_deref()) {
             (&Method::GET, Some(name)) if rp.legacy_watch || query.flag("watch") => {
-                let mut p = query.list_options()?;
+                let mut p = query.list_options(true)?;
                 p.fields = crate::selector::FieldSelector::parse(&format!("metadata.name={name}"))
                     .map_err(ApiError::bad_request)?;
                 self.watch(rest, ns, p, out).await
@@ -320,8 +320,8 @@ impl Api {
                 Ok(object_response(StatusCode::OK, out, &v, &[]))
             }
             (&Method::GET, None) => {
-                let p = query.list_options()?;
-                if p.watch || rp.legacy_watch {
+                let p = query.list_options(rp.legacy_watch)?;
+                if p.watch {
                     return self.watch(rest, ns, p, out).await;
                 }
                 let page = rest.list(ns, &p).await?;
@@ -343,7 +343,12 @@ impl Api {
                 let opts = write_options(&query)?;
                 let body = read_object(req, &info).await?;
                 if let Some(ns) = ns {
-                    rest.check_namespace(&self.namespaces, ns).await?;
+                    rest.check_namespace(
+                        &self.namespaces,
+                        ns,
+                        body["metadata"]["name"].as_str().unwrap_or_default(),
+                    )
+                    .await?;
                 }
                 let w = rest.create(ns, body, opts).await?;
                 Ok(object_response(
@@ -389,7 +394,7 @@ impl Api {
                 }
             }
             (&Method::DELETE, None) => {
-                let p = query.list_options()?;
+                let p = query.list_options(false)?;
                 let opts = DeleteOptions {
                     dry_run: query.dry_run()?,
                     ..Default::default()
@@ -472,18 +477,8 @@ impl Api {
             },
         )
         .await?;
+        // Option combinations were validated with the query (upstream's ValidateListOptions).
         let watch_list = p.send_initial_events == Some(true);
-        if watch_list
-            && (p.rv_match != Some(RvMatch::NotOlderThan) && p.resource_version != Rv::Unset
-                || !p.allow_bookmarks)
-        {
-            return Err(ApiError::invalid(
-                "ListOptions",
-                "meta.k8s.io",
-                "",
-                vec![crate::status::Cause::forbidden("sendInitialEvents", "sendInitialEvents requires setting allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan")],
-            ));
-        }
         let start = match (p.send_initial_events, p.resource_version) {
             (Some(true), rv) => {
                 match rv {

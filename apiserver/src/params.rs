@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::status::{ApiError, ApiResult};
+use crate::status::{ApiError, ApiResult, Cause};
 
 #[derive(Clone, Debug, Default)]
 pub struct Query(HashMap<String, String>);
@@ -56,7 +56,8 @@ impl Query {
         }
     }
 
-    pub fn list_options(&self) -> ApiResult<ListParams> {
+    /// List options; `watch_path` is true for the legacy `/watch/` URLs.
+    pub fn list_options(&self, watch_path: bool) -> ApiResult<ListParams> {
         let labels = LabelSelector::parse(self.get("labelSelector").unwrap_or_default())
             .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
         let fields = FieldSelector::parse(self.get("fieldSelector").unwrap_or_default())
@@ -69,26 +70,12 @@ impl Query {
                     .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?,
             ),
         };
-        let rv_match = match self.get("resourceVersionMatch") {
-            None | Some("") => None,
-            Some("NotOlderThan") => Some(RvMatch::NotOlderThan),
-            Some("Exact") => Some(RvMatch::Exact),
-            Some(v) => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid resourceVersionMatch {v:?}: supported values are \"Exact\", \"NotOlderThan\""
-                )))
-            }
+        let raw_match = self.get("resourceVersionMatch").unwrap_or_default();
+        let rv_match = match raw_match {
+            "NotOlderThan" => Some(RvMatch::NotOlderThan),
+            "Exact" => Some(RvMatch::Exact),
+            _ => None,
         };
-        if rv_match.is_some() && resource_version == Rv::Unset {
-            return Err(ApiError::bad_request(
-                "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
-        }
-        if rv_match == Some(RvMatch::Exact) && resource_version == Rv::Any {
-            return Err(ApiError::bad_request(
-                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-            ));
-        }
         let send_initial_events = match self.get("sendInitialEvents") {
             None | Some("") => None,
             Some("true") => Some(true),
@@ -99,6 +86,18 @@ impl Query {
                 )))
             }
         };
+        let watch = watch_path || self.flag("watch");
+        let bookmarks = self.flag("allowWatchBookmarks");
+        let causes = validate_rv_options(
+            watch,
+            resource_version,
+            raw_match,
+            send_initial_events,
+            bookmarks,
+        );
+        if !causes.is_empty() {
+            return Err(ApiError::invalid("ListOptions", "meta.k8s.io", "", causes));
+        }
         Ok(ListParams {
             labels,
             fields,
@@ -109,12 +108,79 @@ impl Query {
                 .map(str::to_string),
             resource_version,
             rv_match,
-            watch: self.flag("watch"),
+            watch,
             allow_bookmarks: self.flag("allowWatchBookmarks"),
             timeout_seconds: self.u64_param("timeoutSeconds")?,
             send_initial_events,
         })
     }
+}
+
+/// Upstream's ValidateListOptions: which resourceVersion options go together.
+fn validate_rv_options(
+    watch: bool,
+    rv: Rv,
+    raw_match: &str,
+    send_initial: Option<bool>,
+    bookmarks: bool,
+) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let supported = |causes: &mut Vec<Cause>, allowed: &[&str]| {
+        if !raw_match.is_empty() && !allowed.contains(&raw_match) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+            causes.push(Cause {
+                reason: "FieldValueNotSupported".into(),
+                message: format!(
+                    "Unsupported value: \"{raw_match}\": supported values: {}",
+                    list.join(", ")
+                ),
+                field: "resourceVersionMatch".into(),
+            });
+        }
+    };
+    if watch {
+        if send_initial.is_some() && raw_match != "NotOlderThan" {
+            causes.push(Cause::forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !raw_match.is_empty() {
+            if send_initial.is_none() {
+                causes.push(Cause::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+            }
+            supported(&mut causes, &["NotOlderThan"]);
+            if !bookmarks {
+                causes.push(Cause::forbidden(
+                    "allowWatchBookmarks",
+                    "allowWatchBookmarks must be set to true when sendInitialEvents is provided",
+                ));
+            }
+        }
+    } else {
+        if send_initial.is_some() {
+            causes.push(Cause::forbidden(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for list",
+            ));
+        }
+        if !raw_match.is_empty() {
+            if rv == Rv::Unset {
+                causes.push(Cause::forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
+            supported(&mut causes, &["Exact", "NotOlderThan"]);
+            if raw_match == "Exact" && rv == Rv::Any {
+                causes.push(Cause::forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
+            }
+        }
+    }
+    causes
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,4 +218,32 @@ pub struct ListParams {
     pub allow_bookmarks: bool,
     pub timeout_seconds: Option<u64>,
     pub send_initial_events: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(q: &str) -> ApiResult<ListParams> {
+        Query::parse(Some(q)).list_options(false)
+    }
+
+    #[test]
+    fn resource_version_options_follow_upstream() {
+        assert!(opts("resourceVersionMatch=NotOlderThan").is_err());
+        assert!(opts("resourceVersion=0&resourceVersionMatch=Exact").is_err());
+        assert!(opts("resourceVersion=5&resourceVersionMatch=Exact").is_ok());
+        assert!(opts("sendInitialEvents=true").is_err());
+        // Watch-list: a match without resourceVersion is fine; bookmarks are required.
+        assert!(opts("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true").is_ok());
+        let e =
+            opts("watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan").unwrap_err();
+        assert_eq!(
+            (e.code, e.causes[0].field.as_str()),
+            (422, "allowWatchBookmarks")
+        );
+        assert!(
+            opts("watch=1&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true").is_err()
+        );
+    }
 }

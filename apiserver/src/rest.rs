@@ -205,10 +205,14 @@ impl Rest {
     }
 
     /// The namespace must exist and not be terminating (upstream's NamespaceLifecycle).
-    pub async fn check_namespace(&self, namespaces: &Rest, ns: &str) -> ApiResult<()> {
+    pub async fn check_namespace(&self, namespaces: &Rest, ns: &str, name: &str) -> ApiResult<()> {
         let key = namespaces.info.key(None, ns);
         let phase = match namespaces.cache.get(&key) {
-            Some(o) => o.value()["status"]["phase"].as_str().map(str::to_string),
+            Some(o) => o
+                .fields
+                .iter()
+                .find(|(f, _)| *f == "status.phase")
+                .map(|(_, v)| v.clone()),
             None => match namespaces.store.get(&key).await {
                 Ok(Some(kv)) => serde_json::from_slice::<Value>(&kv.value)
                     .ok()
@@ -227,8 +231,8 @@ impl Rest {
         };
         if phase.as_deref() == Some("Terminating") {
             return Err(ApiError::forbidden(format!(
-                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                self.info.plural, "",
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                self.info.plural,
             )));
         }
         Ok(())
@@ -580,18 +584,17 @@ impl Rest {
             (Rv::Unset, _) => self.cache.wait_fresh().await?,
             (Rv::Any, _) => {}
         }
-        let snap = self.cache.snapshot(&filter);
-        let mut items = snap.items;
+        let snap = self.cache.snapshot(&filter, p.limit);
         let (mut token, mut remaining) = (None, None);
-        if p.limit > 0 && items.len() > p.limit {
-            let rest = items.split_off(p.limit);
+        if let Some(next) = &snap.next {
             let prefix = self.info.list_prefix(None);
-            let next = rest[0].key.strip_prefix(&prefix).unwrap_or_default();
+            let next = next.strip_prefix(&prefix).unwrap_or_default();
             token = Some(encode_continue(snap.revision, next));
             if filter.labels.is_empty() && filter.fields.is_empty() {
-                remaining = Some(rest.len() as u64);
+                remaining = Some(snap.remaining);
             }
         }
+        let items = snap.items;
         Ok(ListPage {
             items,
             revision: snap.revision,
