@@ -19,7 +19,17 @@ Output format (compact JSON, one message per line, sorted, deterministic):
   key   = lowercased module path + "::" + lowercased struct name, e.g. "api::core::v1::namespace"
   type  = "s" string, "b" bool, "i" int32, "l" int64, "d" double, "y" bytes,
           a message key, or ["s", valueType] for a map with string keys
-  flags = "r" repeated, "n" inline (an embedded Go struct: its fields join the parent's JSON)
+  flags = "r" repeated, "n" inline (an embedded Go struct: its fields join the parent's JSON),
+          "z" omit the zero value ("", 0, false, empty bytes)
+
+Why "z": Go's protobuf marshaller writes every non-pointer field, zero or not, while its JSON
+encoder drops zero values of `omitempty` fields. So a body from kubectl carries `"uid": ""`,
+`"nodePort": 0`, `"stdin": false`, ... that the same object sent as JSON would not. Neither crate
+says whether a Go field is a pointer (whose zero must be kept: `replicas: 0`), so:
+  * optional strings and bytes omit "" (Go pointer strings where "" differs from unset are
+    listed in KEEP_EMPTY_STRINGS);
+  * optional ints and bools keep their zero unless listed in OMIT_ZERO (non-pointer `omitempty`
+    fields of k8s.io/api, by struct and JSON name; a name matches that struct in every version).
 """
 
 import glob
@@ -33,6 +43,99 @@ OUT = os.path.join(REPO, "apiserver", "src", "protobuf", "schema.json")
 PB_VERSION = "0.9.0"
 OPENAPI_VERSION = "0.29.0"
 OPENAPI_FEATURE = "v1_33"
+
+# Go *string fields whose "" means something other than unset.
+KEEP_EMPTY_STRINGS = {
+    "persistentvolumeclaimspec.storageClassName",
+    "persistentvolumeclaimspec.volumeAttributesClassName",
+}
+
+# Non-pointer `omitempty` int and bool fields of k8s.io/api (v1.33): zero means unset.
+OMIT_ZERO = {
+    f"{struct}.{field}"
+    for struct, fields in {
+        "statusdetails": "retryAfterSeconds",
+        "condition": "observedGeneration",
+        "objectmeta": "generation",
+        "status": "code",
+        "customresourcecolumndefinition": "priority",
+        "customresourcedefinitionspec": "preserveUnknownFields",
+        "customresourcedefinitionversion": "deprecated",
+        "jsonschemaprops": "exclusiveMaximum exclusiveMinimum nullable uniqueItems "
+        "x-kubernetes-embedded-resource x-kubernetes-int-or-string",
+        "apiservicespec": "insecureSkipTLSVerify",
+        "servicebackendport": "number",
+        "poddisruptionbudgetstatus": "observedGeneration",
+        "exactdevicerequest": "count",
+        "devicesubrequest": "count",
+        "devicerequest": "count",
+        "storageversioncondition": "observedGeneration",
+        "event": "count deprecatedCount",
+        "eventseries": "count",
+        "scalespec": "replicas",
+        "horizontalpodautoscalerstatus": "currentReplicas",
+        "queuingconfiguration": "handSize queueLengthLimit queues",
+        "flowschemaspec": "matchingPrecedence",
+        "resourcepolicyrule": "clusterScope",
+        "tokenreviewstatus": "authenticated",
+        "subjectaccessreviewstatus": "denied",
+        "deploymentspec": "minReadySeconds paused",
+        "statefulsetspec": "minReadySeconds",
+        "daemonsetspec": "minReadySeconds",
+        "replicasetspec": "minReadySeconds",
+        "replicationcontrollerspec": "minReadySeconds",
+        "statefulsetordinals": "start",
+        "deploymentstatus": "availableReplicas observedGeneration readyReplicas replicas unavailableReplicas updatedReplicas",
+        "replicasetstatus": "availableReplicas fullyLabeledReplicas observedGeneration readyReplicas",
+        "replicationcontrollerstatus": "availableReplicas fullyLabeledReplicas observedGeneration readyReplicas",
+        "daemonsetstatus": "numberAvailable numberUnavailable observedGeneration updatedNumberScheduled",
+        "statefulsetstatus": "currentReplicas observedGeneration readyReplicas updatedReplicas",
+        "jobstatus": "active failed succeeded",
+        "validatingadmissionpolicystatus": "observedGeneration",
+        "podstatus": "observedGeneration",
+        "podcondition": "observedGeneration",
+        "containerport": "hostPort",
+        "containerstateterminated": "signal",
+        "containerimage": "sizeBytes",
+        "serviceport": "nodePort",
+        "servicespec": "healthCheckNodePort publishNotReadyAddresses",
+        "probe": "failureThreshold initialDelaySeconds periodSeconds successThreshold timeoutSeconds",
+        "container": "stdin stdinOnce tty",
+        "ephemeralcontainer": "stdin stdinOnce tty",
+        "podspec": "hostIPC hostNetwork hostPID",
+        "nodespec": "unschedulable",
+        "priorityclass": "globalDefault",
+        "volumemount": "readOnly",
+        "volumemountstatus": "readOnly",
+        "awselasticblockstorevolumesource": "partition readOnly",
+        "gcepersistentdiskvolumesource": "partition readOnly",
+        "azurefilevolumesource": "readOnly",
+        "azurefilepersistentvolumesource": "readOnly",
+        "cephfsvolumesource": "readOnly",
+        "cephfspersistentvolumesource": "readOnly",
+        "cindervolumesource": "readOnly",
+        "cinderpersistentvolumesource": "readOnly",
+        "csipersistentvolumesource": "readOnly",
+        "fcvolumesource": "readOnly",
+        "flexvolumesource": "readOnly",
+        "flexpersistentvolumesource": "readOnly",
+        "glusterfsvolumesource": "readOnly",
+        "glusterfspersistentvolumesource": "readOnly",
+        "iscsivolumesource": "readOnly chapAuthDiscovery chapAuthSession",
+        "iscsipersistentvolumesource": "readOnly chapAuthDiscovery chapAuthSession",
+        "nfsvolumesource": "readOnly",
+        "persistentvolumeclaimvolumesource": "readOnly",
+        "portworxvolumesource": "readOnly",
+        "quobytevolumesource": "readOnly",
+        "rbdvolumesource": "readOnly",
+        "rbdpersistentvolumesource": "readOnly",
+        "scaleiovolumesource": "readOnly sslEnabled",
+        "scaleiopersistentvolumesource": "readOnly sslEnabled",
+        "storageosvolumesource": "readOnly",
+        "storageospersistentvolumesource": "readOnly",
+    }.items()
+    for field in fields.split()
+}
 
 SCALARS = {"string": "s", "bool": "b", "int32": "i", "int64": "l", "double": "d", "bytes": "y"}
 
@@ -108,8 +211,8 @@ def parse_pb(root):
     for path in sorted(glob.glob(os.path.join(root, "src", "**", "mod.rs"), recursive=True)):
         module = os.path.relpath(os.path.dirname(path), os.path.join(root, "src")).split(os.sep)
         text = open(path, encoding="utf-8").read()
-        for m in re.finditer(r"^pub struct (\w+) \{\n(.*?)^\}", text, re.M | re.S):
-            name, body = m.group(1), m.group(2)
+        for m in re.finditer(r"^pub struct (\w+) \{(?:\}|\n(.*?)^\})", text, re.M | re.S):
+            name, body = m.group(1), m.group(2) or ""
             fields = []
             # Each field: a #[prost(...)] attribute, then `pub name: type,` (type may wrap lines).
             for f in re.finditer(r"#\[prost\((.*?)\)\]\s*pub ([\w#]+):", body, re.S):
@@ -139,7 +242,8 @@ def field_type(body, start):
         elif ch == "," and depth == 0:
             break
         i += 1
-    return re.sub(r"\s+", "", body[start:i])
+    # rustfmt leaves a trailing comma in wrapped generics: `Vec<\n    T,\n>`.
+    return re.sub(r"\s+", "", body[start:i]).replace(",>", ">")
 
 
 def resolve(module, ty):
@@ -254,6 +358,11 @@ def inline_fits(messages, sub_key, oa):
 def build():
     pb_root, oa_root = find_crate(f"k8s-pb-{PB_VERSION}"), find_crate(f"k8s-openapi-{OPENAPI_VERSION}")
     messages, kinds = parse_pb(pb_root)
+    for key, msg in messages.items():
+        for f in msg["fields"]:
+            ref = f["type"][1] if isinstance(f["type"], list) else f["type"]
+            if "::" in ref and ref not in messages:
+                sys.exit(f"{key}.{f['snake']}: unknown message {ref}")
     openapi = parse_openapi(oa_root)
     everywhere = global_names(openapi)
     learn_acronyms(openapi)
@@ -281,7 +390,7 @@ def build():
                 inline.add((key, f["tag"]))
                 inherited.setdefault(ty, key)
 
-    wrappers = set()
+    wrappers, used = set(), set()
     stats = {"messages": len(messages), "fields": 0, "exact": 0, "inherited": 0, "global": [], "camel": []}
     out = {}
     for key in sorted(messages):
@@ -311,6 +420,8 @@ def build():
             else:
                 entry[1] = lower_camel(f["snake"])
                 stats["camel"].append(f"{key}.{f['snake']} -> {entry[1]}")
+            if omit_zero(key if key in openapi else inherited.get(key, key), entry, f, oa, snake, used):
+                flags += "z"
             if flags:
                 entry.append(flags)
             fields.append(entry)
@@ -319,7 +430,26 @@ def build():
     short = {w.rsplit("::", 1)[1] for w in wrappers}
     wrappers |= {k for k in messages if k.rsplit("::", 1)[1] in short and is_wrapper_shape(messages, k)}
     stats["inline"] = sorted(f"{k}.{t}" for k, t in inline)
+    stale = (OMIT_ZERO | KEEP_EMPTY_STRINGS) - used
+    if stale:
+        sys.exit(f"OMIT_ZERO / KEEP_EMPTY_STRINGS entries that match no optional field: {sorted(stale)}")
     return out, sorted(wrappers), dict(sorted(kinds.items())), stats
+
+
+def omit_zero(struct_key, entry, f, oa, snake, used):
+    """Whether Go's JSON would drop this field's zero value (see the module doc)."""
+    ty = entry[2]
+    if f["repeated"] or not isinstance(ty, str) or ty not in ("s", "y", "i", "l", "b"):
+        return False
+    # Required fields (not Option in k8s-openapi) have no omitempty: their zero is written.
+    if oa is not None and snake is not None and not oa["types"].get(snake, "").startswith("Option<"):
+        return False
+    name = f"{struct_key.rsplit('::', 1)[1]}.{entry[1]}"
+    if name in OMIT_ZERO or name in KEEP_EMPTY_STRINGS:
+        used.add(name)
+    if ty in ("s", "y"):
+        return name not in KEEP_EMPTY_STRINGS
+    return name in OMIT_ZERO
 
 
 def is_wrapper_shape(messages, key):

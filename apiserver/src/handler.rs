@@ -644,7 +644,7 @@ async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
 }
 
 /// Read a JSON or YAML object body, checking the media type.
-async fn read_object(req: Request<Incoming>, _info: &ResourceInfo) -> ApiResult<Value> {
+async fn read_object(req: Request<Incoming>, info: &ResourceInfo) -> ApiResult<Value> {
     let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
     let mime = ct.split(';').next().unwrap_or_default().trim().to_string();
     let raw = read_body(req).await?;
@@ -653,6 +653,8 @@ async fn read_object(req: Request<Incoming>, _info: &ResourceInfo) -> ApiResult<
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: couldn't get version/kind; json parse error: {e}")))?,
         "application/yaml" => serde_yaml::from_slice(&raw)
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: yaml parse error: {e}")))?,
+                crate::protobuf::CONTENT_TYPE => crate::protobuf::decode_object(info.rust_type, &raw)
+            .map_err(ApiError::bad_request)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !v.is_object() {

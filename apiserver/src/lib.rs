@@ -11,6 +11,7 @@ pub mod handler;
 pub mod object;
 pub mod openapi;
 pub mod params;
+pub mod protobuf;
 pub mod request;
 pub mod resource;
 pub mod rest;
