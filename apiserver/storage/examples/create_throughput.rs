@@ -15,7 +15,9 @@ async fn main() {
     let writers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let per_writer: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let dir = tempfile::tempdir().expect("tempdir");
+    let t = Instant::now();
     let store = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+    println!("opened an empty store in {:.2?}", t.elapsed());
     // A ~1 KiB value, roughly a small Kubernetes object.
     let value = Bytes::from(vec![b'x'; 1024]);
     let start = Instant::now();
@@ -39,5 +41,13 @@ async fn main() {
         "{total} creates by {writers} writers in {:.2?}: {:.0} creates/s",
         elapsed,
         total as f64 / elapsed.as_secs_f64()
+    );
+    drop(store);
+    let t = Instant::now();
+    let store = EmbeddedStore::open(dir.path()).expect("reopen");
+    println!(
+        "reopened with {total} keys in {:.2?} (revision {})",
+        t.elapsed(),
+        store.current_revision().await.expect("revision")
     );
 }

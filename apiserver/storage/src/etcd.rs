@@ -251,7 +251,7 @@ impl Storage for EtcdStore {
     }
 
     async fn watch(&self, prefix: &str, after_revision: u64) -> Result<WatchStream> {
-        let start = after_revision + 1;
+        let start = after_revision.saturating_add(1);
         let mut options = WatchOptions::new()
             .with_prev_key()
             .with_progress_notify()

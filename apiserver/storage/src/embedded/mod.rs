@@ -234,11 +234,58 @@ mod tests {
         let store = EmbeddedStore::open(dir.path()).unwrap();
         let rev = store.create("/a/1", Bytes::from("1")).await.unwrap();
         let mut w = store.watch("/a/", rev).await.unwrap();
-        store.request_progress().await.unwrap();
-        // Registers (catching up) and reports the current revision.
-        let ev = w.next().await.unwrap().unwrap();
-        assert_eq!((ev.kind, ev.revision), (EventType::Progress, rev));
+        let reader = tokio::spawn(async move {
+            let mut items = Vec::new();
+            while let Some(item) = w.next().await {
+                items.push(item.unwrap());
+            }
+            items
+        });
+        while store.hub.watcher_count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let rev = store.create("/b/1", Bytes::from("1")).await.unwrap();
         drop(store);
-        assert!(w.next().await.is_none());
+        let items = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+            .await
+            .unwrap()
+            .unwrap();
+        let got: Vec<_> = items.iter().map(|e| (e.kind, e.revision)).collect();
+        assert_eq!(got, vec![(EventType::Progress, rev)]);
+    }
+
+    /// A watcher that does not read while many batches commit overflows its channel; the
+    /// stream must then catch up from the log by itself, with no gap and no duplicate.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_watcher_catches_up_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let start = store.current_revision().await.unwrap();
+        let mut w = store.watch("/a/", start).await.unwrap();
+        // Register it: the first item is the catch-up progress note.
+        store.create("/b/x", Bytes::from("x")).await.unwrap();
+        let first = w.next().await.unwrap().unwrap();
+        assert_eq!(first.kind, EventType::Progress);
+        assert_eq!(store.hub.watcher_count(), 1);
+        // One batch per sequential create: more batches than the channel holds.
+        let mut revs = Vec::new();
+        for i in 0..(3 * watch::WATCH_CHANNEL_CAPACITY) {
+            let key = format!("/a/{i:04}");
+            revs.push(store.create(&key, Bytes::from("v")).await.unwrap());
+        }
+        assert_eq!(store.hub.watcher_count(), 0, "the slow watcher was dropped");
+        let mut got = Vec::new();
+        while got.len() < revs.len() {
+            let ev = w.next().await.unwrap().unwrap();
+            if ev.kind == EventType::Put {
+                got.push(ev.revision);
+            }
+        }
+        assert_eq!(got, revs);
+        assert_eq!(
+            store.hub.watcher_count(),
+            1,
+            "registered again after catching up"
+        );
     }
 }

@@ -164,9 +164,9 @@ const MAX_CHUNK_SCAN: usize = 16 * 1024;
 pub(crate) fn replay_chunk(db: &Database, prefix: &str, pos: u64) -> Result<Chunk> {
     let txn = db.begin_read().map_err(internal)?;
     let (head, compacted) = snapshot_meta(&txn)?;
-    if pos + 1 < compacted {
+    if pos.saturating_add(1) < compacted {
         return Err(StorageError::Gone {
-            requested: pos + 1,
+            requested: pos.saturating_add(1),
             compacted,
         });
     }
@@ -174,7 +174,7 @@ pub(crate) fn replay_chunk(db: &Database, prefix: &str, pos: u64) -> Result<Chun
     let history = txn.open_table(HISTORY).map_err(internal)?;
     let mut events = Vec::new();
     let mut scanned = 0;
-    for entry in log.range(pos + 1..).map_err(internal)? {
+    for entry in log.range(pos.saturating_add(1)..).map_err(internal)? {
         let (r, k) = entry.map_err(internal)?;
         let (rev, key) = (r.value(), k.value());
         if rev > head {

@@ -22,7 +22,11 @@ use super::{internal, read};
 use crate::{EventType, Result, StorageError, WatchEvent, WatchStream};
 
 /// Batches (or progress notes) a watcher may have queued before it counts as too slow.
+#[cfg(not(test))]
 const WATCH_CHANNEL_CAPACITY: usize = 1024;
+/// Small in unit tests, so that overflow is cheap to provoke.
+#[cfg(test)]
+pub(crate) const WATCH_CHANNEL_CAPACITY: usize = 8;
 
 pub(crate) enum Msg {
     Events(Vec<WatchEvent>),
@@ -212,9 +216,9 @@ pub(crate) fn watch(
     after_revision: u64,
 ) -> Result<WatchStream> {
     let compacted = hub.compacted();
-    if after_revision + 1 < compacted {
+    if after_revision.saturating_add(1) < compacted {
         return Err(StorageError::Gone {
-            requested: after_revision + 1,
+            requested: after_revision.saturating_add(1),
             compacted,
         });
     }
