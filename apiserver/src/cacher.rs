@@ -148,8 +148,11 @@ impl Filter {
 
 struct State {
     objects: BTreeMap<String, Arc<CachedObject>>,
-    /// Every change up to here is applied.
+    /// Every change up to here is applied (events and progress notifications).
     revision: u64,
+    /// Revision of the last event applied: later duplicates are dropped by this, not by
+    /// `revision`, so an event arriving after a premature progress notification still counts.
+    last_event: u64,
     history: VecDeque<Arc<CacheEvent>>,
     /// Watches may resume from any revision >= this one.
     oldest: u64,
@@ -202,6 +205,7 @@ impl Cacher {
             state: RwLock::new(State {
                 objects: BTreeMap::new(),
                 revision: 0,
+                last_event: 0,
                 history: VecDeque::new(),
                 oldest: 0,
                 fanout: None,
@@ -259,6 +263,7 @@ impl Cacher {
             let mut st = self.write();
             st.objects = objects;
             st.revision = list.revision;
+            st.last_event = list.revision;
             st.oldest = list.revision;
             st.history.clear();
             // Replacing the sender ends every current watcher: they missed the gap.
@@ -300,11 +305,12 @@ impl Cacher {
             }
         };
         let mut st = self.write();
-        if rev <= st.revision && event.is_some() {
+        if event.is_some() && rev <= st.last_event {
             return;
         }
         st.revision = st.revision.max(rev);
         if let Some((obj, deleted)) = event {
+            st.last_event = rev;
             let obj = Arc::new(obj);
             let prev = if deleted {
                 st.objects.remove(&obj.key)
@@ -357,6 +363,8 @@ impl Cacher {
         if *rx.borrow() >= rev {
             return Ok(());
         }
+        // A quiet prefix only learns the store moved on through a progress notification.
+        let _ = self.store.request_progress().await;
         let res = tokio::time::timeout(FRESHNESS_WAIT, rx.wait_for(|r| *r >= rev))
             .await
             .map(|r| r.is_ok());
@@ -377,10 +385,6 @@ impl Cacher {
             .current_revision()
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        if self.revision() >= current {
-            return Ok(());
-        }
-        let _ = self.store.request_progress().await;
         self.wait_for(current).await
     }
 

@@ -581,6 +581,14 @@ impl Rest {
                 return self.list_from_storage(ns, &filter, rv, None, p.limit).await
             }
             (Rv::At(rv), _) => self.cache.wait_for(rv).await?,
+            (Rv::Unset, _) if !self.store.reliable_progress() => {
+                let rv = self
+                    .store
+                    .current_revision()
+                    .await
+                    .map_err(|e| self.storage_err(e, ""))?;
+                return self.list_from_storage(ns, &filter, rv, None, p.limit).await;
+            }
             (Rv::Unset, _) => self.cache.wait_fresh().await?,
             (Rv::Any, _) => {}
         }

@@ -122,6 +122,13 @@ impl EtcdStore {
 
 #[async_trait]
 impl Storage for EtcdStore {
+    /// etcd before 3.4.31 can send a progress notification ahead of pending events
+    /// (etcd#15220), and Debian ships 3.4.23; kube-apiserver likewise stops trusting
+    /// progress for consistent reads on such versions.
+    fn reliable_progress(&self) -> bool {
+        false
+    }
+
     async fn create(&self, key: &str, value: Bytes) -> Result<u64> {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])

@@ -128,6 +128,13 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Drop history strictly older than `revision`; reads and watches below it become `Gone`.
     async fn compact(&self, revision: u64) -> Result<()>;
+
+    /// Whether a `Progress` event guarantees that every change up to its revision was
+    /// delivered first. Consistent reads from a watch cache rely on it; where it does not
+    /// hold they read storage instead.
+    fn reliable_progress(&self) -> bool {
+        true
+    }
 }
 
 /// Read-modify-write with optimistic concurrency: read `key`, let `update` compute the new
