@@ -157,28 +157,25 @@ impl Api {
         user: Option<User>,
     ) -> Response<Body> {
         let path = req.uri().path().to_string();
-        match path.as_str() {
-            "/healthz" | "/livez" | "/healthz/ping" | "/livez/ping" => {
-                return text(StatusCode::OK, "ok")
-            }
-            "/readyz" => {
-                return if self.ready.load(Ordering::Acquire) {
-                    text(StatusCode::OK, "ok")
-                } else {
-                    text(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "[-]k8rs-bootstrap failed: not finished\nreadyz check failed",
-                    )
-                }
-            }
-            "/version" => {
-                return json_response(
-                    StatusCode::OK,
-                    to_bytes(&version::info()),
-                    "application/json",
-                )
-            }
-            _ => {}
+        // Health and version endpoints answer with or without a trailing slash.
+        let bare = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path.as_str()
+        };
+        if let Some(check) = bare
+            .strip_prefix('/')
+            .filter(|p| matches!(*p, "healthz" | "livez" | "readyz") || p.ends_with("/ping"))
+        {
+            let verbose = Query::parse(req.uri().query()).get("verbose").is_some();
+            return self.health(check, verbose);
+        }
+        if bare == "/version" {
+            return json_response(
+                StatusCode::OK,
+                to_bytes(&version::info()),
+                "application/json",
+            );
         }
         let Some(user) = user else {
             return error_response(&ApiError::unauthorized());
@@ -187,6 +184,39 @@ impl Api {
             Ok(resp) => resp,
             Err(e) => error_response(&e),
         }
+    }
+
+    /// `/healthz`, `/livez`, `/readyz` (and `/<check>/ping`): `ok`, or with `?verbose` the
+    /// list of checks, as upstream prints it.
+    fn health(&self, check: &str, verbose: bool) -> Response<Body> {
+        let endpoint = check.split('/').next().unwrap_or(check);
+        let mut checks = vec![("ping", true), ("log", true), ("storage", true)];
+        if endpoint == "readyz" {
+            checks.push(("k8rs-bootstrap", self.ready.load(Ordering::Acquire)));
+        }
+        if check.ends_with("/ping") {
+            checks.truncate(1);
+        }
+        let healthy = checks.iter().all(|(_, ok)| *ok);
+        if !verbose && healthy {
+            return text_owned(StatusCode::OK, "ok".to_string());
+        }
+        let mut out = String::new();
+        for (name, ok) in &checks {
+            if *ok {
+                out.push_str(&format!("[+]{name} ok\n"));
+            } else {
+                out.push_str(&format!("[-]{name} failed: reason withheld\n"));
+            }
+        }
+        let code = if healthy {
+            out.push_str(&format!("{endpoint} check passed\n"));
+            StatusCode::OK
+        } else {
+            out.push_str(&format!("{endpoint} check failed\n"));
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        text_owned(code, out)
     }
 
     async fn route(
@@ -669,8 +699,8 @@ fn full(b: Bytes) -> Body {
     Full::new(b).boxed()
 }
 
-fn text(code: StatusCode, s: &'static str) -> Response<Body> {
-    let mut r = Response::new(full(Bytes::from_static(s.as_bytes())));
+fn text_owned(code: StatusCode, s: String) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::from(s)));
     *r.status_mut() = code;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

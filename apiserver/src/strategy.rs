@@ -30,9 +30,32 @@ fn fold_string_data(info: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// Facts upstream keeps true on every write of a core object: a namespace carries its name
+/// as the `kubernetes.io/metadata.name` label; a secret has a type.
+fn core_invariants(info: &ResourceInfo, obj: &mut Value) {
+    if !info.group.is_empty() {
+        return;
+    }
+    match info.kind.as_str() {
+        "Namespace" => {
+            let name = obj["metadata"]["name"].clone();
+            if let Some(m) = meta_mut(obj) {
+                let labels = m.entry("labels").or_insert_with(|| json!({}));
+                if !labels.is_object() {
+                    *labels = json!({});
+                }
+                labels["kubernetes.io/metadata.name"] = name;
+            }
+        }
+        "Secret" if obj["type"].as_str().is_none_or(str::is_empty) => obj["type"] = json!("Opaque"),
+        _ => {}
+    }
+}
+
 /// Server-side state on create: status reset for status-subresource types, generation 1.
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     fold_string_data(info, obj);
+    core_invariants(info, obj);
     if info.status_subresource {
         if let Some(o) = obj.as_object_mut() {
             // Nodes report their own status at registration; every other kind starts empty.
@@ -67,6 +90,7 @@ pub fn prepare_for_update(
     status_only: bool,
 ) -> Value {
     fold_string_data(info, &mut requested);
+    core_invariants(info, &mut requested);
     let mut new = if status_only {
         let mut n = old.clone();
         match requested.get("status") {
@@ -124,8 +148,30 @@ pub fn prepare_for_update(
 
 /// Per-kind validation beyond metadata (issue-sized; the generic part lives in
 /// `validation`). Returns field causes.
-pub fn validate(_info: &ResourceInfo, _obj: &Value) -> Vec<Cause> {
-    Vec::new()
+pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    if info.group.is_empty() && matches!(info.kind.as_str(), "ConfigMap" | "Secret") {
+        let fields: &[&str] = if info.kind == "ConfigMap" {
+            &["data", "binaryData"]
+        } else {
+            &["data"]
+        };
+        for field in fields {
+            for key in obj[*field].as_object().into_iter().flat_map(|m| m.keys()) {
+                for e in crate::validation::config_key_errors(key) {
+                    causes.push(Cause::invalid(&format!("{field}[{key}]"), key, &e));
+                }
+                if *field == "binaryData" && obj["data"].get(key).is_some() {
+                    causes.push(Cause::invalid(
+                        &format!("binaryData[{key}]"),
+                        key,
+                        "duplicate of key present in data",
+                    ));
+                }
+            }
+        }
+    }
+    causes
 }
 
 /// Rules on what an update may change.
