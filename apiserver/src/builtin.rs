@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     admissionregistration::v1 as admreg, apps::v1 as apps, authentication::v1 as authn,
-    authorization::v1 as authz, autoscaling::v2 as as2, batch::v1 as batch,
+    authorization::v1 as authz, autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
     certificates::v1 as certs, coordination::v1 as coord, core::v1 as core, discovery::v1 as disc,
     events::v1 as events, flowcontrol::v1 as flow, networking::v1 as net, node::v1 as node,
     policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
@@ -18,6 +18,7 @@ use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apireg;
 use k8s_openapi::{ClusterResourceScope, ListableResource, NamespaceResourceScope, Resource};
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::conversion::{Conversion, EventsV1, HpaV1};
 use crate::resource::{NameRule, ResourceInfo, Virtual, ALL_VERBS};
 use crate::schema::Typed;
 
@@ -40,6 +41,8 @@ struct Extra {
     status: bool,
     fields: &'static [(&'static str, &'static [&'static str])],
     name_rule: Option<NameRule>,
+    /// Stored in another version's form, under that group's keys.
+    stored_as: Option<(&'static str, Arc<dyn Conversion>)>,
 }
 
 fn res<T>(extra: Extra) -> ResourceInfo
@@ -64,6 +67,12 @@ where
         schema: Arc::new(Typed::<T>::new()),
         rust_type: std::any::type_name::<T>(),
         virtual_kind: None,
+        storage_group: extra
+            .stored_as
+            .as_ref()
+            .map_or(T::GROUP, |(g, _)| *g)
+            .to_string(),
+        conversion: extra.stored_as.map(|(_, c)| c),
     }
 }
 
@@ -94,6 +103,8 @@ where
         schema: Arc::new(Typed::<T>::new()),
         rust_type: std::any::type_name::<T>(),
         virtual_kind: Some(kind),
+        storage_group: T::GROUP.to_string(),
+        conversion: None,
     }
 }
 
@@ -289,7 +300,14 @@ pub fn resources() -> Vec<ResourceInfo> {
             status: true,
             ..e()
         }),
-        // autoscaling
+        // autoscaling: v1 is stored as v2
+        res::<as1::HorizontalPodAutoscaler>(Extra {
+            short: &["hpa"],
+            categories: ALL,
+            status: true,
+            stored_as: Some(("autoscaling", Arc::new(HpaV1))),
+            ..e()
+        }),
         res::<as2::HorizontalPodAutoscaler>(Extra {
             short: &["hpa"],
             categories: ALL,
@@ -323,6 +341,7 @@ pub fn resources() -> Vec<ResourceInfo> {
         // events.k8s.io/v1
         res::<events::Event>(Extra {
             short: &["ev"],
+            stored_as: Some(("", Arc::new(EventsV1))),
             ..e()
         }),
         // flowcontrol.apiserver.k8s.io/v1

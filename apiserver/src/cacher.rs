@@ -40,7 +40,8 @@ pub struct CachedObject {
 impl CachedObject {
     /// Build from stored bytes (stored without resourceVersion) at revision `rv`.
     pub fn decode(res: &ResourceInfo, key: &str, stored: &[u8], rv: u64) -> Result<Self, String> {
-        let mut v: Value = serde_json::from_slice(stored).map_err(|e| format!("{key}: {e}"))?;
+        let v: Value = serde_json::from_slice(stored).map_err(|e| format!("{key}: {e}"))?;
+        let mut v = res.to_served(v);
         crate::object::set_resource_version(&mut v, rv);
         Ok(Self::from_value(res, key, &v, rv))
     }

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod cacher;
 pub mod computed;
+pub mod conversion;
 pub mod discovery;
 pub mod encode;
 pub mod handler;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::conversion::Conversion;
 use crate::schema::ObjectSchema;
 
 /// Verbs a resource answers, in discovery order.
@@ -47,6 +48,10 @@ pub struct ResourceInfo {
     pub rust_type: &'static str,
     /// Not stored: answered by computation (reviews, component statuses).
     pub virtual_kind: Option<Virtual>,
+    /// Group whose storage this resource shares (its own group unless converted).
+    pub storage_group: String,
+    /// Present when the resource is stored in another version's form.
+    pub conversion: Option<Arc<dyn Conversion>>,
 }
 
 /// Resources computed per request instead of stored.
@@ -93,10 +98,24 @@ impl ResourceInfo {
     /// Storage prefix shared by every version of the resource:
     /// `/registry/<group>/<resource>/` (no group segment for the core group).
     pub fn key_prefix(&self) -> String {
-        if self.group.is_empty() {
+        if self.storage_group.is_empty() {
             format!("/registry/{}/", self.plural)
         } else {
-            format!("/registry/{}/{}/", self.group, self.plural)
+            format!("/registry/{}/{}/", self.storage_group, self.plural)
+        }
+    }
+
+    pub fn to_served(&self, stored: Value) -> Value {
+        match &self.conversion {
+            Some(c) => c.to_served(stored),
+            None => stored,
+        }
+    }
+
+    pub fn to_storage(&self, obj: Value) -> Value {
+        match &self.conversion {
+            Some(c) => c.to_storage(obj),
+            None => obj,
         }
     }
 

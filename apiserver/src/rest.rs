@@ -119,14 +119,17 @@ impl Rest {
     }
 
     fn decode_stored(&self, key: &str, value: &[u8], rv: u64) -> ApiResult<Value> {
-        let mut v: Value = serde_json::from_slice(value)
+        let v: Value = serde_json::from_slice(value)
             .map_err(|e| ApiError::internal(format!("decoding {key}: {e}")))?;
+        let mut v = self.info.to_served(v);
         object::set_resource_version(&mut v, rv);
         Ok(v)
     }
 
-    fn encode_for_storage(obj: &Value) -> Bytes {
-        let mut v = obj.clone();
+    /// The stored form: converted to the storage version, without resourceVersion (the
+    /// revision of the write is the resourceVersion).
+    fn encode_for_storage(&self, obj: &Value) -> Bytes {
+        let mut v = self.info.to_storage(obj.clone());
         object::clear_resource_version(&mut v);
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
     }
@@ -306,7 +309,7 @@ impl Rest {
         let key = self.info.key(ns, &name);
         let rv = self
             .store
-            .create(&key, Self::encode_for_storage(&obj))
+            .create(&key, self.encode_for_storage(&obj))
             .await
             .map_err(|e| self.storage_err(e, &name))?;
         object::set_resource_version(&mut obj, rv);
@@ -466,7 +469,7 @@ impl Rest {
             }
             match self
                 .store
-                .update(&key, Self::encode_for_storage(&new), kv.mod_revision)
+                .update(&key, self.encode_for_storage(&new), kv.mod_revision)
                 .await
             {
                 Ok(rv) => {
@@ -527,7 +530,7 @@ impl Rest {
                 }
                 match self
                     .store
-                    .update(&key, Self::encode_for_storage(&marked), kv.mod_revision)
+                    .update(&key, self.encode_for_storage(&marked), kv.mod_revision)
                     .await
                 {
                     Ok(rv) => {
