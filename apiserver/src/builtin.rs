@@ -39,6 +39,7 @@ struct Extra {
     short: &'static [&'static str],
     categories: &'static [&'static str],
     status: bool,
+    scale: bool,
     fields: &'static [(&'static str, &'static [&'static str])],
     name_rule: Option<NameRule>,
     /// Stored in another version's form, under that group's keys.
@@ -62,6 +63,7 @@ where
         categories: extra.categories.iter().map(|s| s.to_string()).collect(),
         verbs: ALL_VERBS.to_vec(),
         status_subresource: extra.status,
+        scale_subresource: extra.scale,
         selectable_fields: extra.fields.to_vec(),
         name_rule: extra.name_rule.unwrap_or(NameRule::Subdomain),
         schema: Arc::new(Typed::<T>::new()),
@@ -98,6 +100,7 @@ where
         categories: Vec::new(),
         verbs: verbs.to_vec(),
         status_subresource: false,
+        scale_subresource: false,
         selectable_fields: Vec::new(),
         name_rule: NameRule::Subdomain,
         schema: Arc::new(Typed::<T>::new()),
@@ -200,6 +203,7 @@ pub fn resources() -> Vec<ResourceInfo> {
             short: &["rc"],
             categories: ALL,
             status: true,
+            scale: true,
             fields: &[("status.replicas", &["status", "replicas"])],
             ..e()
         }),
@@ -285,12 +289,14 @@ pub fn resources() -> Vec<ResourceInfo> {
             short: &["deploy"],
             categories: ALL,
             status: true,
+            scale: true,
             ..e()
         }),
         res::<apps::ReplicaSet>(Extra {
             short: &["rs"],
             categories: ALL,
             status: true,
+            scale: true,
             fields: &[("status.replicas", &["status", "replicas"])],
             ..e()
         }),
@@ -298,6 +304,7 @@ pub fn resources() -> Vec<ResourceInfo> {
             short: &["sts"],
             categories: ALL,
             status: true,
+            scale: true,
             ..e()
         }),
         // autoscaling: v1 is stored as v2

@@ -101,10 +101,25 @@ pub fn group(g: &Groups<'_>, name: &str) -> Option<Value> {
     Some(v)
 }
 
-fn subresources(r: &ResourceInfo) -> Vec<(&'static str, Vec<&'static str>)> {
+/// A subresource: name, verbs, and the (group, version, kind) it answers with when that is
+/// not the parent's.
+type Subresource = (
+    &'static str,
+    Vec<&'static str>,
+    Option<(&'static str, &'static str, &'static str)>,
+);
+
+fn subresources(r: &ResourceInfo) -> Vec<Subresource> {
     let mut subs = Vec::new();
     if r.status_subresource {
-        subs.push(("status", vec!["get", "patch", "update"]));
+        subs.push(("status", vec!["get", "patch", "update"], None));
+    }
+    if r.scale_subresource {
+        subs.push((
+            "scale",
+            vec!["get", "patch", "update"],
+            Some(("autoscaling", "v1", "Scale")),
+        ));
     }
     subs
 }
@@ -127,14 +142,20 @@ pub fn resource_list(g: &Groups<'_>, group: &str, version: &str) -> Option<Value
             e["categories"] = json!(r.categories);
         }
         resources.push(e);
-        for (sub, verbs) in subresources(r) {
-            resources.push(json!({
+        for (sub, verbs, other_kind) in subresources(r) {
+            let mut e = json!({
                 "name": format!("{}/{sub}", r.plural),
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": r.kind,
                 "verbs": verbs,
-            }));
+            });
+            if let Some((g, v, k)) = other_kind {
+                e["group"] = json!(g);
+                e["version"] = json!(v);
+                e["kind"] = json!(k);
+            }
+            resources.push(e);
         }
     }
     Some(json!({
@@ -195,7 +216,13 @@ pub fn aggregated(g: &Groups<'_>, legacy: bool, version: &str) -> Value {
                         }
                         let subs: Vec<Value> = subresources(r)
                             .into_iter()
-                            .map(|(s, verbs)| json!({"subresource": s, "responseKind": kind, "verbs": verbs}))
+                            .map(|(s, verbs, other_kind)| {
+                                let kind = other_kind.map_or(
+                                    kind.clone(),
+                                    |(g, v, k)| json!({"group": g, "version": v, "kind": k}),
+                                );
+                                json!({"subresource": s, "responseKind": kind, "verbs": verbs})
+                            })
                             .collect();
                         if !subs.is_empty() {
                             e["subresources"] = json!(subs);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -320,13 +320,16 @@ impl Api {
         {
             return Err(ApiError::no_route());
         }
+        let query = Query::parse(req.uri().query());
+        let out = encode::negotiate(header_str(&req, header::ACCEPT).as_deref(), &query)?;
         let status_only = match rp.subresource.as_deref() {
             None => false,
             Some("status") if info.status_subresource => true,
+            Some("scale") if info.scale_subresource => {
+                return self.scale(req, &rest, &rp, &query, out).await;
+            }
             Some(_) => return Err(ApiError::no_route()),
         };
-        let query = Query::parse(req.uri().query());
-        let out = encode::negotiate(header_str(&req, header::ACCEPT).as_deref(), &query)?;
         let ns = rp.namespace.as_deref();
         let method = req.method().clone();
         let verb_denied = |verb: &str| {
@@ -371,7 +374,7 @@ impl Api {
                     return Err(verb_denied("create"));
                 }
                 let opts = write_options(&query)?;
-                let body = read_object(req, &info).await?;
+                let body = read_object(req, info.rust_type).await?;
                 if let Some(ns) = ns {
                     rest.check_namespace(
                         &self.namespaces,
@@ -390,7 +393,7 @@ impl Api {
             }
             (&Method::PUT, Some(name)) => {
                 let opts = write_options(&query)?;
-                let body = read_object(req, &info).await?;
+                let body = read_object(req, info.rust_type).await?;
                 let w = rest.update(ns, name, body, status_only, opts).await?;
                 Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
             }
@@ -441,6 +444,46 @@ impl Api {
         }
     }
 
+    /// `/scale`: a Scale view of a workload's replicas.
+    async fn scale(
+        &self,
+        req: Request<Incoming>,
+        rest: &Rest,
+        rp: &ResourcePath,
+        query: &Query,
+        out: Output,
+    ) -> ApiResult<Response<Body>> {
+        let ns = rp.namespace.as_deref();
+        let name = rp.name.as_deref().ok_or_else(ApiError::no_route)?;
+        let dry_run = query.dry_run()?;
+        let method = req.method().clone();
+        let scale = match method {
+            Method::GET => crate::scale::of(&rest.get(ns, name).await?),
+            Method::PUT => {
+                let body = read_object(req, SCALE_TYPE).await?;
+                rest.write_scale(ns, name, &|_| Ok(body.clone()), dry_run)
+                    .await?
+            }
+            Method::PATCH => {
+                let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+                let raw = read_body(req).await?;
+                let patch = Patch::parse(&content_type, &raw)?;
+                rest.write_scale(ns, name, &|cur| patch.apply(cur), dry_run)
+                    .await?
+            }
+            m => {
+                return Err(ApiError::method_not_allowed(
+                    &m.as_str().to_ascii_lowercase(),
+                    &crate::status::Qualified {
+                        group: &rest.info.group,
+                        plural: &rest.info.plural,
+                    },
+                ))
+            }
+        };
+        Ok(object_response(StatusCode::OK, out, &scale, &[]))
+    }
+
     /// Reviews and component statuses: computed, never stored.
     async fn computed_resource(
         &self,
@@ -458,7 +501,7 @@ impl Api {
         let method = req.method().clone();
         match (&method, rp.name.as_deref()) {
             (&Method::POST, None) if info.has_verb("create") => {
-                let body = read_object(req, info).await?;
+                let body = read_object(req, info.rust_type).await?;
                 let v = crate::computed::create(kind, info, user, rp.namespace.as_deref(), body)?;
                 Ok(object_response(StatusCode::CREATED, out, &v, &[]))
             }
@@ -665,16 +708,45 @@ fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An oversized body is still read (and discarded) up to this much more, so the client
+/// finishes sending and reads the 413 instead of a connection reset.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
 async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("reading request body: {e}"))),
+    let mut body = req.into_body();
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_BODY {
+                let _ = tokio::time::timeout(DRAIN_TIME, drain(&mut body, DRAIN_MAX)).await;
+                return Err(ApiError::too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn drain(body: &mut Incoming, max: usize) {
+    let mut seen = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > max {
+                return;
+            }
+        }
     }
 }
 
 /// Read a JSON or YAML object body, checking the media type.
-async fn read_object(req: Request<Incoming>, info: &ResourceInfo) -> ApiResult<Value> {
+/// The k8s-openapi type of the `/scale` subresource's body.
+const SCALE_TYPE: &str = "k8s_openapi::api::autoscaling::v1::Scale";
+
+async fn read_object(req: Request<Incoming>, rust_type: &str) -> ApiResult<Value> {
     let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
     let mime = ct.split(';').next().unwrap_or_default().trim().to_string();
     let raw = read_body(req).await?;
@@ -683,7 +755,7 @@ async fn read_object(req: Request<Incoming>, info: &ResourceInfo) -> ApiResult<V
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: couldn't get version/kind; json parse error: {e}")))?,
         "application/yaml" => serde_yaml::from_slice(&raw)
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: yaml parse error: {e}")))?,
-                crate::protobuf::CONTENT_TYPE => crate::protobuf::decode_object(info.rust_type, &raw)
+                crate::protobuf::CONTENT_TYPE => crate::protobuf::decode_object(rust_type, &raw)
             .map_err(ApiError::bad_request)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };

@@ -16,6 +16,7 @@ pub mod protobuf;
 pub mod request;
 pub mod resource;
 pub mod rest;
+pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod server;

@@ -37,6 +37,8 @@ pub struct ResourceInfo {
     /// Has a `/status` subresource: main-resource writes keep the stored status and
     /// `metadata.generation` tracks spec changes.
     pub status_subresource: bool,
+    /// Has a `/scale` subresource (autoscaling/v1 Scale over `spec.replicas`).
+    pub scale_subresource: bool,
     /// Field selectors beyond metadata.name / metadata.namespace: selector name -> JSON path.
     pub selectable_fields: Vec<(&'static str, &'static [&'static str])>,
     /// Name validation rule for `metadata.name`.

@@ -402,6 +402,45 @@ impl Rest {
         Ok(w)
     }
 
+    /// Write the `/scale` subresource: `change` turns the current Scale into the requested
+    /// one (a PUT body, or the Scale with a patch applied); its replicas become
+    /// `spec.replicas`. Returns the resulting Scale.
+    pub async fn write_scale(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        change: &(dyn Fn(&Value) -> ApiResult<Value> + Sync),
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        let w = self
+            .read_modify_write(
+                ns,
+                name,
+                None,
+                dry_run,
+                |current| {
+                    let requested = change(&crate::scale::of(current))?;
+                    let wanted =
+                        object::resource_version(&requested).map_err(ApiError::bad_request)?;
+                    if wanted.is_some()
+                        && wanted != object::resource_version(current).ok().flatten()
+                    {
+                        return Err(ApiError::modified(&self.q(), name));
+                    }
+                    let replicas =
+                        crate::scale::requested_replicas(&requested).map_err(|causes| {
+                            ApiError::invalid("Scale", "autoscaling", name, causes)
+                        })?;
+                    let mut obj = current.clone();
+                    obj["spec"]["replicas"] = json!(replicas);
+                    Ok(obj)
+                },
+                false,
+            )
+            .await?;
+        Ok(crate::scale::of(&w.object))
+    }
+
     /// Read the current object, compute the new one, write it with compare-and-swap; retry
     /// on a concurrent write unless the client pinned a resourceVersion.
     async fn read_modify_write(
