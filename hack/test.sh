@@ -9,8 +9,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [[ -d "$HOME/.cargo/bin" ]]; then
-    export PATH="$HOME/.cargo/bin:$PATH"
+cargo_home="${CARGO_HOME:-${HOME:-/root}/.cargo}"
+if [[ -d "$cargo_home/bin" ]]; then
+    export PATH="$cargo_home/bin:$PATH"
 fi
 
 bash hack/install-deps.sh
@@ -24,8 +25,19 @@ fi
 # build it first so they test the current source.
 cargo build --bin k8rs
 
+# A watchdog: a hung test must fail the run well inside CI's time limit
+# rather than eat it. timeout(1) signals its whole process group, so test
+# binaries and the servers they started go too.
+limit="${K8RS_TEST_TIMEOUT:-40m}"
 if (($#)); then
-    exec cargo test "$@"
+    args=("$@")
+else
+    # --no-fail-fast: report every failing test binary, not only the first.
+    args=(--workspace --no-fail-fast)
 fi
-# --no-fail-fast: report every failing test binary, not only the first.
-exec cargo test --workspace --no-fail-fast
+status=0
+timeout --kill-after=30s "$limit" cargo test "${args[@]}" || status=$?
+if ((status == 124 || status == 137)); then
+    echo "hack/test.sh: cargo test did not finish within $limit (K8RS_TEST_TIMEOUT); a test hangs" >&2
+fi
+exit "$status"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive a k8rs server with the official Python `kubernetes` client.
 
-Usage: client_test.py KUBECONFIG
+Usage: client_test.py KUBECONFIG [core|patches]
 
 Run by conformance/tests/python_client.rs. Prints one line per step and
 "ALL OK" at the end; exits non-zero (with a traceback) on the first failure.
@@ -36,13 +36,9 @@ def cm(name, labels=None, data=None):
     )
 
 
-def main():
-    kubeconfig = sys.argv[1]
-    api_client = config.new_client_from_config(config_file=kubeconfig)
-    v1 = client.CoreV1Api(api_client)
-
+def core(v1):
     step("version")
-    info = client.VersionApi(api_client).get_code()
+    info = client.VersionApi(v1.api_client).get_code()
     assert info.git_version.startswith("v1.33."), info.git_version
 
     step("list namespaces")
@@ -90,22 +86,22 @@ def main():
     lst = v1.list_namespaced_config_map(NS)
     assert lst.metadata.resource_version, "list has no resourceVersion"
 
-    step("update and patch")
+    step("update (PUT) and conflict")
     got.data["k2"] = "v2"
     updated = v1.replace_namespaced_config_map("py-1", NS, got)
     assert updated.data == {"k": "v", "k2": "v2"}, updated.data
     assert int(updated.metadata.resource_version) > int(got.metadata.resource_version)
     # Replacing with the old resourceVersion again is a conflict.
     expect_api_error(409, v1.replace_namespaced_config_map, "py-1", NS, got)
-    patched = v1.patch_namespaced_config_map("py-1", NS, {"data": {"k3": "v3"}})
-    assert patched.data == {"k": "v", "k2": "v2", "k3": "v3"}, patched.data
 
     step("watch resumes from an older resourceVersion")
     start = v1.create_namespaced_config_map(NS, cm("w-0", {"w": "1"}))
     start_rv = start.metadata.resource_version
     v1.create_namespaced_config_map(NS, cm("w-1", {"w": "1"}))
     v1.create_namespaced_config_map(NS, cm("w-2", {"w": "1"}))
-    v1.patch_namespaced_config_map("w-1", NS, {"data": {"x": "y"}})
+    w1 = v1.read_namespaced_config_map("w-1", NS)
+    w1.data = {"x": "y"}
+    v1.replace_namespaced_config_map("w-1", NS, w1)
     v1.delete_namespaced_config_map("w-2", NS)
     expected = [
         ("ADDED", "w-1"),
@@ -160,6 +156,52 @@ def main():
     v1.delete_namespaced_config_map("py-1", NS)
     expect_api_error(404, v1.read_namespaced_config_map, "py-1", NS)
 
+
+def patches(v1):
+    step("create")
+    v1.create_namespaced_config_map("default", cm("pp", data={"a": "1", "b": "2"}))
+
+    step("patch with a list body (JSON patch)")
+    patched = v1.patch_namespaced_config_map(
+        "pp", "default", [{"op": "remove", "path": "/data/b"}]
+    )
+    assert patched.data == {"a": "1"}, patched.data
+
+    step("patch with a dict body (the client sends a strategic merge patch)")
+    patched = v1.patch_namespaced_config_map("pp", "default", {"data": {"c": "3"}})
+    assert patched.data == {"a": "1", "c": "3"}, patched.data
+
+    step("patch a Deployment (strategic merge: containers merge by name)")
+    apps = client.AppsV1Api(v1.api_client)
+    container = client.V1Container(name="main", image="nginx:1.27")
+    apps.create_namespaced_deployment(
+        "default",
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="pd"),
+            spec=client.V1DeploymentSpec(
+                selector=client.V1LabelSelector(match_labels={"app": "pd"}),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels={"app": "pd"}),
+                    spec=client.V1PodSpec(containers=[container]),
+                ),
+            ),
+        ),
+    )
+    d = apps.patch_namespaced_deployment(
+        "pd",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}}},
+    )
+    names = sorted(c.name for c in d.spec.template.spec.containers)
+    assert names == ["main", "side"], names
+
+
+def main():
+    kubeconfig = sys.argv[1]
+    section = sys.argv[2] if len(sys.argv) > 2 else "core"
+    api_client = config.new_client_from_config(config_file=kubeconfig)
+    v1 = client.CoreV1Api(api_client)
+    {"core": core, "patches": patches}[section](v1)
     print("ALL OK", flush=True)
 
 

@@ -79,6 +79,7 @@ pub fn k8rs_bin() -> PathBuf {
         }
         let bin = target_dir().join("debug").join("k8rs");
         if bin.is_file() {
+            warn_if_stale(&bin);
             return bin;
         }
         let target = target_dir();
@@ -109,6 +110,50 @@ pub fn k8rs_bin() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// Print a warning if a Rust source or manifest of the workspace is newer
+/// than `bin` (the tests would exercise an old server).
+fn warn_if_stale(bin: &Path) {
+    fn newest(dir: &Path, depth: usize, best: &mut Option<(std::time::SystemTime, PathBuf)>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "target" || name == "conformance" {
+                continue;
+            }
+            if p.is_dir() {
+                if depth > 0 {
+                    newest(&p, depth - 1, best);
+                }
+            } else if name.ends_with(".rs") || name == "Cargo.toml" {
+                if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                    if best.as_ref().is_none_or(|(t, _)| m > *t) {
+                        *best = Some((m, p));
+                    }
+                }
+            }
+        }
+    }
+    let Ok(bin_time) = fs::metadata(bin).and_then(|m| m.modified()) else {
+        return;
+    };
+    let mut best = None;
+    newest(&workspace_root(), 6, &mut best);
+    if let Some((t, p)) = best {
+        if t > bin_time {
+            eprintln!(
+                "k8rs-conformance: WARNING: {} is newer than {}; run `cargo build --bin k8rs` \
+                 (hack/test.sh does) to test the current source",
+                p.display(),
+                bin.display()
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -685,9 +730,11 @@ impl HttpRequest<'_> {
         cmd.arg(format!("{}{}", self.server.url(), self.path));
         let out = run(&mut cmd, None, COMMAND_TIMEOUT);
         let status: u16 = out.stdout.trim().parse().unwrap_or(0);
+        // No final (>= 200) response: the connection failed or was cut
+        // (e.g. after `100 Continue`).
         assert!(
-            status != 0,
-            "HTTP {} {} got no response\n{}",
+            status >= 200,
+            "HTTP {} {} got no final response (last status {status})\n{}",
             self.method,
             self.path,
             out.report()

@@ -85,11 +85,18 @@ fn duplicate_create_is_already_exists() {
         .ok();
     let before = server.kubectl_json(&["get", "cm", "dup"]);
 
+    // `kubectl create configmap` prints only the message...
     let err = server
         .kubectl(&["create", "cm", "dup", "--from-literal=v=second"])
         .fails();
+    assert!(err.contains(r#"configmaps "dup" already exists"#), "{err}");
+    assert_eq!(server.kubectl_json(&["get", "cm", "dup"]), before);
+    // ...`kubectl create -f` also the reason.
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup\ndata:\n  v: from-file\n";
+    let err = server.kubectl_stdin(&["create", "-f", "-"], yaml).fails();
     assert!(
-        err.contains("AlreadyExists") && err.contains(r#"configmaps "dup" already exists"#),
+        err.contains("Error from server (AlreadyExists)")
+            && err.contains(r#"configmaps "dup" already exists"#),
         "{err}"
     );
     assert_eq!(server.kubectl_json(&["get", "cm", "dup"]), before);

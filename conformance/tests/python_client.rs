@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use k8rs_conformance::{run, workspace_root, Server};
 
-#[test]
-fn python_kubernetes_client() {
+fn run_script(section: &str) {
     let server = Server::start();
     let script = workspace_root().join("conformance/python/client_test.py");
     let out = run(
         Command::new("python3")
             .arg(&script)
             .arg(server.kubeconfig())
+            .arg(section)
             .env_remove("KUBECONFIG")
             .env("PYTHONUNBUFFERED", "1"),
         None,
@@ -25,4 +25,18 @@ fn python_kubernetes_client() {
         "script did not finish:\n{stdout}\n{}",
         out.stderr
     );
+}
+
+/// Kubeconfig, namespaces, create, label selectors, update conflicts,
+/// watch resumed from an older resourceVersion, live watch, delete.
+#[test]
+fn python_client_core() {
+    run_script("core");
+}
+
+/// The client's patch calls: JSON patch for list bodies, strategic merge
+/// patch for dict bodies.
+#[test]
+fn python_client_patches() {
+    run_script("patches");
 }
