@@ -57,6 +57,26 @@ fn is_cpu_utilization(metric: &Value, target: &str) -> bool {
         && !metric["resource"][target]["averageUtilization"].is_null()
 }
 
+/// HPA fields with the same name and meaning in v1 and v2.
+const SHARED_SPEC: &[&str] = &["scaleTargetRef", "minReplicas", "maxReplicas"];
+const SHARED_STATUS: &[&str] = &[
+    "observedGeneration",
+    "lastScaleTime",
+    "currentReplicas",
+    "desiredReplicas",
+];
+
+/// A new object holding the non-null `keys` of `from`.
+fn copied(from: &Value, keys: &[&str]) -> Value {
+    let mut to = json!({});
+    for k in keys {
+        if !from[*k].is_null() {
+            to[*k] = from[*k].clone();
+        }
+    }
+    to
+}
+
 /// `autoscaling/v1` HorizontalPodAutoscaler over stored `autoscaling/v2`.
 pub struct HpaV1;
 
@@ -65,12 +85,7 @@ impl Conversion for HpaV1 {
         let mut v1 = json!({"metadata": v2["metadata"].take()});
         set_type(&mut v1, "autoscaling/v1", "HorizontalPodAutoscaler");
         let spec = &v2["spec"];
-        let mut s = json!({});
-        for k in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-            if !spec[k].is_null() {
-                s[k] = spec[k].clone();
-            }
-        }
+        let mut s = copied(spec, SHARED_SPEC);
         let mut other = Vec::new();
         for m in spec["metrics"].as_array().into_iter().flatten() {
             if is_cpu_utilization(m, "target") && s["targetCPUUtilizationPercentage"].is_null() {
@@ -89,17 +104,7 @@ impl Conversion for HpaV1 {
         v1["spec"] = s;
         let status = &v2["status"];
         if status.is_object() {
-            let mut st = json!({});
-            for k in [
-                "observedGeneration",
-                "lastScaleTime",
-                "currentReplicas",
-                "desiredReplicas",
-            ] {
-                if !status[k].is_null() {
-                    st[k] = status[k].clone();
-                }
-            }
+            let mut st = copied(status, SHARED_STATUS);
             let mut other = Vec::new();
             for m in status["currentMetrics"].as_array().into_iter().flatten() {
                 if is_cpu_utilization(m, "current")
@@ -134,12 +139,7 @@ impl Conversion for HpaV1 {
         let mut v2 = json!({"metadata": v1["metadata"].take()});
         set_type(&mut v2, "autoscaling/v2", "HorizontalPodAutoscaler");
         let spec = &v1["spec"];
-        let mut s = json!({});
-        for k in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-            if !spec[k].is_null() {
-                s[k] = spec[k].clone();
-            }
-        }
+        let mut s = copied(spec, SHARED_SPEC);
         let mut ms = Vec::new();
         if let Some(t) = spec["targetCPUUtilizationPercentage"].as_i64() {
             ms.push(json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": t}}}));
@@ -158,17 +158,7 @@ impl Conversion for HpaV1 {
         v2["spec"] = s;
         let status = &v1["status"];
         if status.is_object() {
-            let mut st = json!({});
-            for k in [
-                "observedGeneration",
-                "lastScaleTime",
-                "currentReplicas",
-                "desiredReplicas",
-            ] {
-                if !status[k].is_null() {
-                    st[k] = status[k].clone();
-                }
-            }
+            let mut st = copied(status, SHARED_STATUS);
             let mut cm = Vec::new();
             if let Some(c) = status["currentCPUUtilizationPercentage"].as_i64() {
                 cm.push(json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": c}}}));
