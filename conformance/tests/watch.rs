@@ -188,3 +188,99 @@ fn raw_watch_from_resource_version() {
         );
     }
 }
+
+/// The events of a finished (timeoutSeconds) raw watch, one JSON object per line.
+fn watch_events(server: &Server, query: &str) -> Vec<serde_json::Value> {
+    let resp = server
+        .http(
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?watch=1&{query}"),
+        )
+        .send();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad watch line {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn watch_list_sends_initial_state_then_a_bookmark() {
+    let server = Server::start();
+    let mut last_rv = 0;
+    for name in ["wl-a", "wl-b", "wl-c"] {
+        last_rv = rv_u64(&server.kubectl_json(&["create", "cm", name]));
+    }
+    let events = watch_events(
+        &server,
+        "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+    );
+    let added: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "ADDED")
+        .filter_map(|e| e["object"]["metadata"]["name"].as_str())
+        .collect();
+    assert!(
+        ["wl-a", "wl-b", "wl-c"].iter().all(|n| added.contains(n)),
+        "{events:?}"
+    );
+    let end = events
+        .iter()
+        .position(|e| {
+            e["type"] == "BOOKMARK"
+                && e["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
+        })
+        .unwrap_or_else(|| panic!("no initial-events-end bookmark: {events:?}"));
+    assert!(
+        events[..end].iter().all(|e| e["type"] == "ADDED"),
+        "initial events come before the bookmark: {events:?}"
+    );
+    assert_eq!(events[end]["object"]["kind"], "ConfigMap");
+    assert!(
+        rv_u64(&events[end]["object"]) >= last_rv,
+        "the bookmark is at least as fresh as the last write ({last_rv}): {:?}",
+        events[end]
+    );
+}
+
+#[test]
+fn watch_options_are_validated_like_upstream() {
+    let server = Server::start();
+    // sendInitialEvents without allowWatchBookmarks: 422 on ListOptions.
+    let st = server
+        .http(
+            "GET",
+            "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
+        )
+        .send()
+        .assert_status(422, "Invalid");
+    assert_eq!(st["details"]["kind"], "ListOptions", "{st}");
+    assert_eq!(
+        st["details"]["causes"][0]["field"], "allowWatchBookmarks",
+        "{st}"
+    );
+    // resourceVersionMatch on a list needs a resourceVersion.
+    server
+        .http(
+            "GET",
+            "/api/v1/namespaces/default/configmaps?resourceVersionMatch=NotOlderThan",
+        )
+        .send()
+        .assert_status(422, "Invalid");
+}
+
+#[test]
+fn watch_from_a_too_old_resource_version_is_an_expired_error_event() {
+    let mut server = Server::start();
+    let old = rv_u64(&server.kubectl_json(&["create", "cm", "old-1"]));
+    server.kubectl(&["create", "cm", "old-2"]).ok();
+    // After a restart the watch cache starts at the revision storage has then: a watch
+    // from before it cannot be served and must relist.
+    server.restart();
+    let events = watch_events(&server, &format!("resourceVersion={old}&timeoutSeconds=1"));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["object"]["kind"], "Status");
+    assert_eq!(events[0]["object"]["code"], 410);
+    assert_eq!(events[0]["object"]["reason"], "Expired");
+}
