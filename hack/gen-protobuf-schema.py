@@ -13,14 +13,20 @@ Usage: python3 hack/gen-protobuf-schema.py [--check]
 
 Output format (compact JSON, one message per line, sorted, deterministic):
   {"_": "<header>",
-   "m": {"<key>": [[tag, "jsonName", type, flags?], ...], ...},
+   "m": {"<key>": [[tag, "jsonName", type, flags?, patch?], ...], ...},
    "w": ["<key of a wrapper message whose JSON form is the list in its field 1>", ...],
+   "a": ["<key of a message marked +structType=atomic>", ...],
    "k": {"<apiVersion>/<Kind>": "<key>", ...}}
   key   = lowercased module path + "::" + lowercased struct name, e.g. "api::core::v1::namespace"
   type  = "s" string, "b" bool, "i" int32, "l" int64, "d" double, "y" bytes,
           a message key, or ["s", valueType] for a map with string keys
   flags = "r" repeated, "n" inline (an embedded Go struct: its fields join the parent's JSON),
-          "z" omit the zero value ("", 0, false, empty bytes)
+          "z" omit the zero value ("", 0, false, empty bytes); "" when only `patch` follows
+  patch = the field's Go markers kept in k8s-pb's doc comments, for strategic merge patch and
+          server-side apply; only the markers present:
+          {"s": "+patchStrategy" ("merge", "retainKeys", "merge,retainKeys", "replace"),
+           "k": "+patchMergeKey", "l": "+listType" ("atomic", "set", "map"),
+           "lk": ["+listMapKey", ...] (in declaration order), "mt": "+mapType"}
 
 Why "z": Go's protobuf marshaller writes every non-pointer field, zero or not, while its JSON
 encoder drops zero values of `omitempty` fields. So a body from kubectl carries `"uid": ""`,
@@ -217,9 +223,12 @@ def parse_pb(root):
             # Each field: a #[prost(...)] attribute, then `pub name: type,` (type may wrap lines).
             for f in re.finditer(r"#\[prost\((.*?)\)\]\s*pub ([\w#]+):", body, re.S):
                 attr, fname, fty = f.group(1), f.group(2), field_type(body, f.end())
-                fields.append(pb_field(module, attr, fname, fty, path, name))
+                field = pb_field(module, attr, fname, fty, path, name)
+                field["patch"] = field_patch(doc_markers(body, f.start()), f"{path}: {name}.{fname}")
+                fields.append(field)
             key = "::".join(module + [name]).lower()
-            messages[key] = {"module": module, "name": name, "fields": fields}
+            atomic = "atomic" in doc_markers(text, m.start()).get("structType", [])
+            messages[key] = {"module": module, "name": name, "fields": fields, "atomic": atomic}
         for m in re.finditer(
             r'impl crate::Resource for (\w+) \{\s*const API_VERSION: &\'static str = "([^"]*)";.*?'
             r'const KIND: &\'static str = "([^"]*)";',
@@ -244,6 +253,42 @@ def field_type(body, start):
         i += 1
     # rustfmt leaves a trailing comma in wrapped generics: `Vec<\n    T,\n>`.
     return re.sub(r"\s+", "", body[start:i]).replace(",>", ">")
+
+
+# Go markers (`/// +name=value` doc comment lines) recorded per field, and their schema.json keys.
+FIELD_MARKERS = {"patchStrategy": "s", "patchMergeKey": "k", "listType": "l", "listMapKey": "lk", "mapType": "mt"}
+
+
+def doc_markers(text, start):
+    """{marker: [values]} from the `///` doc lines right above `start` (attributes in between
+    are skipped), e.g. {"patchStrategy": ["merge"], "listMapKey": ["containerPort", "protocol"]}."""
+    found = {}
+    for line in reversed(text[:start].split("\n")[:-1]):
+        line = line.strip()
+        if line.startswith("#["):
+            continue
+        if not line.startswith("///"):
+            break
+        m = re.match(r"///\s*\+([A-Za-z]+)=(\S+)\s*$", line)
+        if m:
+            found.setdefault(m.group(1), []).insert(0, m.group(2))
+    return found
+
+
+def field_patch(markers, where):
+    """The "patch" entry of a field: its markers, one value each except listMapKey."""
+    out = {}
+    for name, short in FIELD_MARKERS.items():
+        values = markers.get(name)
+        if not values:
+            continue
+        if name == "listMapKey":
+            out[short] = values
+        elif len(set(values)) > 1:
+            sys.exit(f"{where}: conflicting +{name} markers {values}")
+        else:
+            out[short] = values[0]
+    return out
 
 
 def resolve(module, ty):
@@ -422,10 +467,13 @@ def build():
                 stats["camel"].append(f"{key}.{f['snake']} -> {entry[1]}")
             if omit_zero(key if key in openapi else inherited.get(key, key), entry, f, oa, snake, used):
                 flags += "z"
-            if flags:
+            if flags or f["patch"]:
                 entry.append(flags)
+            if f["patch"]:
+                entry.append(f["patch"])
             fields.append(entry)
         out[key] = fields
+    check_patch_markers(out)
     # The same Go named slice in other versions of its group (v1beta1 ExtraValue, ...).
     short = {w.rsplit("::", 1)[1] for w in wrappers}
     wrappers |= {k for k in messages if k.rsplit("::", 1)[1] in short and is_wrapper_shape(messages, k)}
@@ -433,7 +481,37 @@ def build():
     stale = (OMIT_ZERO | KEEP_EMPTY_STRINGS) - used
     if stale:
         sys.exit(f"OMIT_ZERO / KEEP_EMPTY_STRINGS entries that match no optional field: {sorted(stale)}")
-    return out, sorted(wrappers), dict(sorted(kinds.items())), stats
+    atomic = sorted(k for k, m in messages.items() if m["atomic"])
+    return out, sorted(wrappers), atomic, dict(sorted(kinds.items())), stats
+
+
+def json_names(out, key):
+    """The JSON field names of a message, with those of its inline (embedded) messages."""
+    names = set()
+    for entry in out.get(key, []):
+        if entry[1] == "":
+            names |= json_names(out, entry[2])
+        else:
+            names.add(entry[1])
+    return names
+
+
+def check_patch_markers(out):
+    """Catch marker typos: a merge list of objects needs a merge key its elements have."""
+    for key, fields in out.items():
+        for entry in fields:
+            patch = entry[4] if len(entry) > 4 else {}
+            ty, repeated = entry[2], "r" in (entry[3] if len(entry) > 3 else "")
+            elem_is_message = isinstance(ty, str) and "::" in ty
+            where = f"{key}.{entry[1]}"
+            strategy = patch.get("s", "").split(",")
+            if "merge" in strategy and not repeated:
+                sys.exit(f"{where}: patchStrategy=merge on a field that is not a list")
+            if "merge" in strategy and elem_is_message and "k" not in patch:
+                sys.exit(f"{where}: patchStrategy=merge on a list of objects without patchMergeKey")
+            for mk in ([patch["k"]] if "k" in patch else []) + patch.get("lk", []):
+                if not elem_is_message or mk not in json_names(out, ty):
+                    sys.exit(f"{where}: merge key {mk} is not a field of {ty}")
 
 
 def omit_zero(struct_key, entry, f, oa, snake, used):
@@ -457,7 +535,7 @@ def is_wrapper_shape(messages, key):
     return len(fields) == 1 and fields[0]["tag"] == 1 and fields[0]["repeated"] and fields[0]["type"] == "s"
 
 
-def render(messages, wrappers, kinds):
+def render(messages, wrappers, atomic, kinds):
     header = (
         f"GENERATED by hack/gen-protobuf-schema.py from k8s-pb {PB_VERSION} and k8s-openapi "
         f"{OPENAPI_VERSION} ({OPENAPI_FEATURE}); do not edit. Regenerate: python3 hack/gen-protobuf-schema.py"
@@ -469,6 +547,7 @@ def render(messages, wrappers, kinds):
         lines.append(dump(key) + ":" + dump(fields) + ("," if i + 1 < len(items) else ""))
     lines.append("},")
     lines.append(dump("w") + ":" + dump(wrappers) + ",")
+    lines.append(dump("a") + ":" + dump(atomic) + ",")
     lines.append(dump("k") + ":{")
     kitems = list(kinds.items())
     for i, (k, v) in enumerate(kitems):
@@ -478,8 +557,8 @@ def render(messages, wrappers, kinds):
 
 
 def main():
-    messages, wrappers, kinds, stats = build()
-    text = render(messages, wrappers, kinds)
+    messages, wrappers, atomic, kinds, stats = build()
+    text = render(messages, wrappers, atomic, kinds)
     if "--check" in sys.argv:
         current = open(OUT, encoding="utf-8").read() if os.path.exists(OUT) else ""
         if current != text:

@@ -401,7 +401,7 @@ impl Api {
                 let opts = write_options(&query)?;
                 let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
                 let raw = read_body(req).await?;
-                let patch = Patch::parse(&content_type, &raw)?;
+                let patch = Patch::parse(&content_type, &raw, info.rust_type)?;
                 let w = rest
                     .patch(ns, name, &|cur| patch.apply(cur), status_only, opts)
                     .await?;
@@ -467,7 +467,7 @@ impl Api {
             Method::PATCH => {
                 let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
                 let raw = read_body(req).await?;
-                let patch = Patch::parse(&content_type, &raw)?;
+                let patch = Patch::parse(&content_type, &raw, SCALE_TYPE)?;
                 rest.write_scale(ns, name, &|cur| patch.apply(cur), dry_run)
                     .await?
             }
@@ -668,22 +668,26 @@ fn write_options(q: &Query) -> ApiResult<WriteOptions> {
 enum Patch {
     Json(json_patch::Patch),
     Merge(Value),
+    /// A strategic merge patch, with the k8s-openapi type whose schema drives it.
+    Strategic(Value, &'static str),
 }
 
 impl Patch {
-    fn parse(content_type: &str, raw: &[u8]) -> ApiResult<Patch> {
+    fn parse(content_type: &str, raw: &[u8], rust_type: &'static str) -> ApiResult<Patch> {
         let mime = content_type.split(';').next().unwrap_or_default().trim();
+        let decode_err =
+            |e: serde_json::Error| ApiError::bad_request(format!("error decoding patch: {e}"));
         match mime {
-            "application/json-patch+json" => serde_json::from_slice(raw)
-                .map(Patch::Json)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
-            "application/merge-patch+json" => serde_json::from_slice(raw)
-                .map(Patch::Merge)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}"))),
+            "application/json-patch+json" => serde_json::from_slice(raw).map(Patch::Json).map_err(decode_err),
+            "application/merge-patch+json" => serde_json::from_slice(raw).map(Patch::Merge).map_err(decode_err),
+            // Types without patch metadata (custom resources) answer 415, as upstream.
+            crate::patch::STRATEGIC_MERGE_PATCH if crate::patch::supports_strategic(rust_type) => {
+                serde_json::from_slice(raw).map(|v| Patch::Strategic(v, rust_type)).map_err(decode_err)
+            }
             other => Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other})"),
+                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other})"),
             )),
         }
     }
@@ -696,6 +700,16 @@ impl Patch {
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
             }
             Patch::Merge(p) => json_patch::merge(&mut doc, p),
+            Patch::Strategic(p, rust_type) => {
+                return crate::patch::apply_strategic(rust_type, current, p).map_err(|e| {
+                    let reason = match e.code() {
+                        400 => "BadRequest",
+                        415 => "UnsupportedMediaType",
+                        _ => "Invalid",
+                    };
+                    ApiError::new(e.code(), reason, e.to_string())
+                });
+            }
         }
         Ok(doc)
     }

@@ -12,6 +12,7 @@ pub mod handler;
 pub mod object;
 pub mod openapi;
 pub mod params;
+pub mod patch;
 pub mod protobuf;
 pub mod request;
 pub mod resource;

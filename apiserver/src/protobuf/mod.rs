@@ -12,7 +12,7 @@
 //! JSON (`omitempty`) are dropped.
 
 mod decode;
-mod schema;
+pub(crate) mod schema;
 mod wire;
 
 #[cfg(test)]
@@ -69,7 +69,7 @@ pub fn decode_object(rust_type: &str, body: &[u8]) -> Result<Value, String> {
 /// The schema message of a k8s-openapi type name. `type_name` reports the defining path,
 /// which may include the API version module and the type's file module
 /// ("k8s_openapi::v1_33::api::core::v1::config_map::ConfigMap"), or the public re-export.
-fn message_for_rust_type(schema: &Schema, rust_type: &str) -> Option<usize> {
+pub(crate) fn message_for_rust_type(schema: &Schema, rust_type: &str) -> Option<usize> {
     let path = rust_type.trim().strip_prefix("k8s_openapi::")?;
     let mut parts: Vec<&str> = path.split("::").collect();
     if parts

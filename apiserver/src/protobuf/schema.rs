@@ -34,6 +34,43 @@ pub struct Field {
     /// Go writes this non-pointer field to protobuf even when zero, but its JSON drops the
     /// zero (`omitempty`), so a zero value here means absent.
     pub omit_zero: bool,
+    /// The Go markers for strategic merge patch and server-side apply; boxed because few
+    /// fields carry any.
+    pub patch: Option<Box<PatchMeta>>,
+}
+
+/// A field's `+patchStrategy`, `+patchMergeKey`, `+listType`, `+listMapKey` and `+mapType`
+/// markers (k8s.io/api keeps them in line with the Go struct tags strategic merge patch reads).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PatchMeta {
+    pub strategy: PatchStrategy,
+    /// `+patchMergeKey`: the JSON field identifying an element of a merge list of objects.
+    pub merge_key: Option<Box<str>>,
+    pub list_type: Option<ListType>,
+    /// `+listMapKey`, in declaration order (server-side apply's key of a `listType=map`).
+    pub list_map_keys: Box<[Box<str>]>,
+    /// `+mapType`: "atomic" or "granular".
+    pub map_type: Option<Box<str>>,
+}
+
+/// `+patchStrategy`: a comma-separated list of which "retainKeys" may be one entry and
+/// "merge" or "replace" the other (upstream's `extractRetainKeysPatchStrategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatchStrategy {
+    /// Lists: merge elements (by the merge key for objects, by value for scalars).
+    pub merge: bool,
+    /// Objects: the patch's value replaces the current one instead of merging into it.
+    pub replace: bool,
+    /// Union types: the client sends `$retainKeys` to clear the members it does not list.
+    pub retain_keys: bool,
+}
+
+/// `+listType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListType {
+    Atomic,
+    Set,
+    Map,
 }
 
 /// Messages whose Kubernetes JSON form is not an object of their fields.
@@ -60,6 +97,12 @@ pub struct Message {
     /// Sorted by tag.
     pub fields: Vec<Field>,
     pub special: Special,
+    /// Marked `+structType=atomic`: server-side apply treats the object as one value.
+    #[allow(
+        dead_code,
+        reason = "recorded for server-side apply, which does not read it yet"
+    )]
+    pub atomic: bool,
 }
 
 impl Message {
@@ -92,6 +135,31 @@ impl Schema {
         self.index.get(key).copied()
     }
 
+    /// The field whose JSON key is `name` in message `msg`, looking through inline (embedded)
+    /// fields as Go's JSON does: `Volume` answers for `configMap` of its `VolumeSource`.
+    pub fn field_by_json(&self, msg: usize, name: &str) -> Option<&Field> {
+        self.field_by_json_depth(msg, name, 0)
+    }
+
+    fn field_by_json_depth(&self, msg: usize, name: &str, depth: usize) -> Option<&Field> {
+        // Go's JSON prefers the shallowest field of a name; embedding is never deep, and the
+        // bound keeps a malformed schema from recursing forever.
+        let fields = &self.messages.get(msg)?.fields;
+        if let Some(f) = fields.iter().find(|f| !f.inline && &*f.name == name) {
+            return Some(f);
+        }
+        if depth >= 4 {
+            return None;
+        }
+        fields
+            .iter()
+            .filter(|f| f.inline)
+            .find_map(|f| match f.kind {
+                Kind::Message(sub) => self.field_by_json_depth(sub, name, depth + 1),
+                _ => None,
+            })
+    }
+
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<usize> {
         self.kinds
             .get(format!("{api_version}/{kind}").as_str())
@@ -116,6 +184,13 @@ impl Schema {
             .iter()
             .filter_map(Value::as_str)
             .collect();
+        let atomic: Vec<&str> = root
+            .get("a")
+            .and_then(Value::as_array)
+            .ok_or("missing \"a\"")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         let mut out = Vec::with_capacity(messages.len());
         for (key, fields) in messages {
             let fields = fields
@@ -135,6 +210,7 @@ impl Schema {
             out.push(Message {
                 fields: parsed,
                 special,
+                atomic: atomic.contains(&key.as_str()),
             });
         }
         let mut kinds = HashMap::new();
@@ -232,6 +308,10 @@ fn parse_field(v: &Value, index: &HashMap<Box<str>, usize>) -> Result<Field, Str
         }
         None => (parse_kind(ty, index)?, None),
     };
+    let patch = match parts.get(4) {
+        Some(p) => Some(Box::new(parse_patch(p).map_err(|e| format!("{e} in {v}"))?)),
+        None => None,
+    };
     Ok(Field {
         tag,
         name: name.into(),
@@ -240,6 +320,56 @@ fn parse_field(v: &Value, index: &HashMap<Box<str>, usize>) -> Result<Field, Str
         repeated: flags.contains('r'),
         inline: flags.contains('n'),
         omit_zero: flags.contains('z'),
+        patch,
+    })
+}
+
+/// `{"s": strategy, "k": mergeKey, "l": listType, "lk": [listMapKey], "mt": mapType}`.
+fn parse_patch(v: &Value) -> Result<PatchMeta, String> {
+    let obj = v.as_object().ok_or("bad patch markers")?;
+    let text = |k: &str| -> Result<Option<&str>, String> {
+        obj.get(k)
+            .map(|v| v.as_str().ok_or_else(|| format!("bad \"{k}\" marker")))
+            .transpose()
+    };
+    let mut strategy = PatchStrategy::default();
+    if let Some(s) = text("s")? {
+        let parts: Vec<&str> = s.split(',').collect();
+        // Like upstream: at most two entries, and with two, one of them is retainKeys.
+        if parts.len() > 2 || (parts.len() == 2 && !parts.contains(&"retainKeys")) {
+            return Err(format!("unsupported patchStrategy {s:?}"));
+        }
+        for p in parts {
+            match p {
+                "merge" => strategy.merge = true,
+                "replace" => strategy.replace = true,
+                "retainKeys" => strategy.retain_keys = true,
+                _ => return Err(format!("unsupported patchStrategy {s:?}")),
+            }
+        }
+    }
+    let list_type = match text("l")? {
+        None => None,
+        Some("atomic") => Some(ListType::Atomic),
+        Some("set") => Some(ListType::Set),
+        Some("map") => Some(ListType::Map),
+        Some(other) => return Err(format!("unsupported listType {other:?}")),
+    };
+    let list_map_keys = match obj.get("lk") {
+        None => Box::default(),
+        Some(keys) => keys
+            .as_array()
+            .ok_or("bad \"lk\" marker")?
+            .iter()
+            .map(|k| k.as_str().map(Box::from).ok_or("bad \"lk\" marker"))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(PatchMeta {
+        strategy,
+        merge_key: text("k")?.map(Box::from),
+        list_type,
+        list_map_keys,
+        map_type: text("mt")?.map(Box::from),
     })
 }
 
@@ -278,5 +408,54 @@ mod tests {
             .message("api::core::v1::persistentvolumesource")
             .expect("pvs")];
         assert!(pvs.fields.iter().any(|f| &*f.name == "scaleIO"));
+    }
+
+    #[test]
+    fn patch_markers_parse() {
+        let s = Schema::get().expect("schema loads");
+        let spec = s.message("api::core::v1::podspec").expect("podspec");
+        let containers = s.field_by_json(spec, "containers").expect("containers");
+        let meta = containers.patch.as_deref().expect("containers markers");
+        assert!(meta.strategy.merge && !meta.strategy.retain_keys);
+        assert_eq!(meta.merge_key.as_deref(), Some("name"));
+        assert_eq!(meta.list_type, Some(ListType::Map));
+        let volumes = s
+            .field_by_json(spec, "volumes")
+            .and_then(|f| f.patch.as_deref());
+        assert!(volumes.is_some_and(|m| m.strategy.merge && m.strategy.retain_keys));
+        // Tolerations carry no strategy: the patch's list replaces the current one.
+        let tolerations = s.field_by_json(spec, "tolerations").expect("tolerations");
+        assert!(tolerations
+            .patch
+            .as_deref()
+            .is_none_or(|m| !m.strategy.merge));
+        let container = s.message("api::core::v1::container").expect("container");
+        let ports = s
+            .field_by_json(container, "ports")
+            .and_then(|f| f.patch.as_deref());
+        assert_eq!(
+            ports.map(|m| m.list_map_keys.iter().map(|k| &**k).collect::<Vec<_>>()),
+            Some(vec!["containerPort", "protocol"])
+        );
+        let meta = s
+            .message("apimachinery::pkg::apis::meta::v1::objectmeta")
+            .expect("objectmeta");
+        let finalizers = s
+            .field_by_json(meta, "finalizers")
+            .and_then(|f| f.patch.as_deref());
+        assert!(finalizers.is_some_and(|m| m.strategy.merge && m.merge_key.is_none()));
+        let strategy = s
+            .message("api::apps::v1::deploymentspec")
+            .and_then(|m| s.field_by_json(m, "strategy"))
+            .and_then(|f| f.patch.as_deref());
+        assert!(strategy.is_some_and(|m| m.strategy.retain_keys && !m.strategy.merge));
+        // Inline fields are seen through: Volume's configMap lives in VolumeSource.
+        let volume = s.message("api::core::v1::volume").expect("volume");
+        assert!(s.field_by_json(volume, "configMap").is_some());
+        assert!(s.field_by_json(volume, "name").is_some());
+        let owner = s
+            .message("apimachinery::pkg::apis::meta::v1::ownerreference")
+            .expect("ownerreference");
+        assert!(s.messages[owner].atomic);
     }
 }
