@@ -1,5 +1,5 @@
 //! Response representations chosen by the `Accept` header: the object itself, a `Table`
-//! (server-side printing), or `PartialObjectMetadata`.
+//! (server-side printing, columns from [`crate::printers`]), or `PartialObjectMetadata`.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::cacher::CachedObject;
 use crate::params::Query;
+use crate::printers;
 use crate::resource::ResourceInfo;
 use crate::status::{ApiError, ApiResult};
 
@@ -77,43 +78,36 @@ fn partial_metadata(v: &Value) -> Value {
     })
 }
 
-fn column_definitions() -> Value {
-    json!([
-        {"name": "Name", "type": "string", "format": "name", "priority": 0,
-         "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"},
-        {"name": "Created At", "type": "date", "format": "", "priority": 0,
-         "description": "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}
-    ])
-}
-
-fn table_row(v: &Value, include: IncludeObject) -> Value {
-    let mut row = json!({
-        "cells": [v["metadata"]["name"], v["metadata"]["creationTimestamp"]],
-    });
-    match include {
-        IncludeObject::None => {}
-        IncludeObject::Metadata => row["object"] = partial_metadata(v),
-        IncludeObject::Object => row["object"] = v.clone(),
-    }
-    row
-}
-
-/// A Table of objects (the default convertor upstream uses for resources without
-/// their own columns).
+/// A Table of objects of one kind: the columns and cells of that kind's printer (upstream's
+/// default Name / Created At for kinds without one). Column definitions go only in the
+/// first frame of a watch.
 pub fn table(
+    printer: &printers::Printer,
     objects: &[Value],
     list_meta: Value,
     include: IncludeObject,
     with_columns: bool,
 ) -> Value {
+    let rows: Vec<Value> = printer
+        .rows(objects)
+        .into_iter()
+        .map(|(i, mut row)| {
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => row["object"] = partial_metadata(&objects[i]),
+                IncludeObject::Object => row["object"] = objects[i].clone(),
+            }
+            row
+        })
+        .collect();
     let mut t = json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
-        "rows": objects.iter().map(|o| table_row(o, include)).collect::<Vec<_>>(),
+        "rows": rows,
     });
     if with_columns {
-        t["columnDefinitions"] = column_definitions();
+        t["columnDefinitions"] = printer.column_definitions();
     }
     t
 }
@@ -137,7 +131,8 @@ pub fn object(out: Output, v: &Value) -> Bytes {
         Output::Metadata => Bytes::from(partial_metadata(v).to_string()),
         Output::Table(include) => {
             let meta = json!({"resourceVersion": v["metadata"]["resourceVersion"]});
-            Bytes::from(table(std::slice::from_ref(v), meta, include, true).to_string())
+            let printer = printers::for_object(v);
+            Bytes::from(table(printer, std::slice::from_ref(v), meta, include, true).to_string())
         }
     }
 }
@@ -175,7 +170,8 @@ pub fn list(out: Output, info: &ResourceInfo, items: &[Arc<CachedObject>], meta:
         }
         Output::Table(include) => {
             let values: Vec<Value> = items.iter().map(|o| o.value()).collect();
-            Bytes::from(table(&values, meta, include, true).to_string())
+            let printer = printers::for_kind(&info.group, &info.kind);
+            Bytes::from(table(printer, &values, meta, include, true).to_string())
         }
     }
 }
@@ -196,7 +192,11 @@ pub fn watch_event(out: Output, kind: &str, obj: &CachedObject, first: bool) -> 
         Output::Table(include) => {
             let v = obj.value();
             let meta = json!({"resourceVersion": obj.rv.to_string()});
-            frame(kind, &table(std::slice::from_ref(&v), meta, include, first))
+            let printer = printers::for_object(&v);
+            frame(
+                kind,
+                &table(printer, std::slice::from_ref(&v), meta, include, first),
+            )
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod object;
 pub mod openapi;
 pub mod params;
 pub mod patch;
+pub mod printers;
 pub mod protobuf;
 pub mod request;
 pub mod resource;
