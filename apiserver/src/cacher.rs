@@ -4,7 +4,7 @@
 //! per watcher (as upstream's cacher does).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,6 +100,40 @@ pub struct CacheEvent {
     pub object: Arc<CachedObject>,
     /// State before the change (for selector transitions); for deletes the last state.
     pub prev: Option<Arc<CachedObject>>,
+    /// The JSON watch frame, per event type a watcher may see it as: encoded by the first
+    /// watcher that needs it, then shared by every other.
+    frames: [OnceLock<Bytes>; 3],
+}
+
+impl CacheEvent {
+    pub fn new(
+        kind: EventKind,
+        rv: u64,
+        object: Arc<CachedObject>,
+        prev: Option<Arc<CachedObject>>,
+    ) -> Self {
+        CacheEvent {
+            kind,
+            rv,
+            object,
+            prev,
+            frames: Default::default(),
+        }
+    }
+
+    /// `{"type":…,"object":…}\n` for this event seen as `as_kind`.
+    pub fn json_frame(&self, as_kind: EventKind) -> Bytes {
+        self.frames[as_kind as usize]
+            .get_or_init(|| {
+                crate::encode::watch_event(
+                    crate::encode::Output::Json,
+                    as_kind.as_str(),
+                    &self.object,
+                    false,
+                )
+            })
+            .clone()
+    }
 }
 
 /// What a request filters on.
@@ -324,12 +358,7 @@ impl Cacher {
                 (false, Some(_)) => EventKind::Modified,
             };
             let prev = if deleted { Some(obj.clone()) } else { prev };
-            let e = Arc::new(CacheEvent {
-                kind,
-                rv: rev,
-                object: obj,
-                prev,
-            });
+            let e = Arc::new(CacheEvent::new(kind, rev, obj, prev));
             st.history.push_back(e.clone());
             while st.history.len() > HISTORY {
                 if let Some(old) = st.history.pop_front() {
@@ -438,14 +467,7 @@ impl Cacher {
                 let initial = st
                     .objects
                     .values()
-                    .map(|o| {
-                        Arc::new(CacheEvent {
-                            kind: EventKind::Added,
-                            rv: o.rv,
-                            object: o.clone(),
-                            prev: None,
-                        })
-                    })
+                    .map(|o| Arc::new(CacheEvent::new(EventKind::Added, o.rv, o.clone(), None)))
                     .collect();
                 Ok(Subscription {
                     initial,

@@ -14,7 +14,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::cacher::{Filter, WatchStart};
+use crate::cacher::{CacheEvent, CachedObject, EventKind, Filter, WatchStart};
 use crate::discovery;
 use crate::encode::{self, Output};
 use crate::openapi;
@@ -590,12 +590,15 @@ impl Api {
             let mut sub = sub;
             let mut first = true;
             let send = |b: Bytes| tx.send(b);
+            // JSON frames are encoded once per event and shared; other forms per watcher.
+            let frame = |e: &CacheEvent, kind: EventKind, obj: &CachedObject, first: bool| match out
+            {
+                Output::Json => e.json_frame(kind),
+                _ => encode::watch_event(out, kind.as_str(), obj, first),
+            };
             for e in &sub.initial {
                 if let Some((kind, obj)) = filter.transform(e) {
-                    if send(encode::watch_event(out, kind.as_str(), &obj, first))
-                        .await
-                        .is_err()
-                    {
+                    if send(frame(e, kind, &obj, first)).await.is_err() {
                         return;
                     }
                     first = false;
@@ -618,7 +621,7 @@ impl Api {
                             }
                             last_rv = e.rv;
                             if let Some((kind, obj)) = filter.transform(&e) {
-                                if send(encode::watch_event(out, kind.as_str(), &obj, first)).await.is_err() {
+                                                                if send(frame(&e, kind, &obj, first)).await.is_err() {
                                     return;
                                 }
                                 first = false;
