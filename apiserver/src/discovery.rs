@@ -114,6 +114,9 @@ fn subresources(r: &ResourceInfo) -> Vec<Subresource> {
     if r.status_subresource {
         subs.push(("status", vec!["get", "patch", "update"], None));
     }
+    if r.group.is_empty() && r.kind == "Namespace" {
+        subs.push(("finalize", vec!["update"], None));
+    }
     if r.scale_subresource {
         subs.push((
             "scale",

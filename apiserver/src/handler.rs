@@ -23,6 +23,7 @@ use crate::request::{self, ResourcePath, Route};
 use crate::resource::ResourceInfo;
 use crate::rest::{DeleteOptions, Deleted, Rest, WriteOptions};
 use crate::status::{ApiError, ApiResult};
+use crate::strategy::Part;
 use crate::version;
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -322,9 +323,11 @@ impl Api {
         }
         let query = Query::parse(req.uri().query());
         let out = encode::negotiate(header_str(&req, header::ACCEPT).as_deref(), &query)?;
-        let status_only = match rp.subresource.as_deref() {
-            None => false,
-            Some("status") if info.status_subresource => true,
+        let is_namespace = info.group.is_empty() && info.kind == "Namespace";
+        let part = match rp.subresource.as_deref() {
+            None => Part::Main,
+            Some("status") if info.status_subresource => Part::Status,
+            Some("finalize") if is_namespace && req.method() == Method::PUT => Part::Finalize,
             Some("scale") if info.scale_subresource => {
                 return self.scale(req, &rest, &rp, &query, out).await;
             }
@@ -394,7 +397,7 @@ impl Api {
             (&Method::PUT, Some(name)) => {
                 let opts = write_options(&query)?;
                 let body = read_object(req, info.rust_type).await?;
-                let w = rest.update(ns, name, body, status_only, opts).await?;
+                let w = rest.update(ns, name, body, part, opts).await?;
                 Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
             }
             (&Method::PATCH, Some(name)) => {
@@ -403,7 +406,7 @@ impl Api {
                 let raw = read_body(req).await?;
                 let patch = Patch::parse(&content_type, &raw, info.rust_type)?;
                 let w = rest
-                    .patch(ns, name, &|cur| patch.apply(cur), status_only, opts)
+                    .patch(ns, name, &|cur| patch.apply(cur), part, opts)
                     .await?;
                 Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
             }

@@ -14,7 +14,7 @@ use crate::object::{self, meta_mut, meta_str};
 use crate::params::{FieldValidation, ListParams, Rv, RvMatch};
 use crate::resource::ResourceInfo;
 use crate::status::{success_status, ApiError, ApiResult, Qualified};
-use crate::strategy;
+use crate::strategy::{self, Part};
 use crate::validation;
 
 /// One resource bound to its storage and watch cache.
@@ -326,7 +326,7 @@ impl Rest {
         ns: Option<&str>,
         name: &str,
         body: Value,
-        status_only: bool,
+        part: Part,
         opts: WriteOptions,
     ) -> ApiResult<Written> {
         let (obj, warnings) = self.decode_body(body, &opts)?;
@@ -352,7 +352,7 @@ impl Rest {
                 precondition,
                 opts.dry_run,
                 |_| Ok(obj.clone()),
-                status_only,
+                part,
             )
             .await?;
         w.warnings = warnings;
@@ -365,7 +365,7 @@ impl Rest {
         ns: Option<&str>,
         name: &str,
         apply: &(dyn Fn(&Value) -> ApiResult<Value> + Sync),
-        status_only: bool,
+        part: Part,
         opts: WriteOptions,
     ) -> ApiResult<Written> {
         let warnings = std::sync::Mutex::new(Vec::new());
@@ -395,7 +395,7 @@ impl Rest {
                     *warnings.lock().unwrap_or_else(|p| p.into_inner()) = warn;
                     Ok(obj)
                 },
-                status_only,
+                part,
             )
             .await?;
         w.warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -435,7 +435,7 @@ impl Rest {
                     obj["spec"]["replicas"] = json!(replicas);
                     Ok(obj)
                 },
-                false,
+                Part::Main,
             )
             .await?;
         Ok(crate::scale::of(&w.object))
@@ -450,7 +450,7 @@ impl Rest {
         precondition: Option<u64>,
         dry_run: bool,
         compute: impl Fn(&Value) -> ApiResult<Value>,
-        status_only: bool,
+        part: Part,
     ) -> ApiResult<Written> {
         let key = self.info.key(ns, name);
         loop {
@@ -465,7 +465,7 @@ impl Rest {
             }
             let old = self.decode_stored(&key, &kv.value, kv.mod_revision)?;
             let requested = compute(&old)?;
-            let mut new = strategy::prepare_for_update(&self.info, &old, requested, status_only);
+            let mut new = strategy::prepare_for_update(&self.info, &old, requested, part);
             object::set_resource_version(&mut new, kv.mod_revision);
             self.validate(&new, name)?;
             if let Some(causes) = strategy::validate_update(&self.info, &old, &new) {

@@ -52,6 +52,15 @@ fn core_invariants(info: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// Which part of an object a write may change: the object (not its status), its status
+/// (`/status`), or a namespace's `spec.finalizers` (`/finalize`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Main,
+    Status,
+    Finalize,
+}
+
 /// Server-side state on create: status reset for status-subresource types, generation 1.
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     fold_string_data(info, obj);
@@ -87,11 +96,12 @@ pub fn prepare_for_update(
     info: &ResourceInfo,
     old: &Value,
     mut requested: Value,
-    status_only: bool,
+    part: Part,
 ) -> Value {
     fold_string_data(info, &mut requested);
     core_invariants(info, &mut requested);
-    let mut new = if status_only {
+    let is_namespace = info.group.is_empty() && info.kind == "Namespace";
+    let mut new = if part == Part::Status {
         let mut n = old.clone();
         match requested.get("status") {
             Some(s) => n["status"] = s.clone(),
@@ -104,6 +114,17 @@ pub fn prepare_for_update(
         n
     } else {
         let mut n = requested;
+        // Only `/finalize` changes a namespace's spec.finalizers.
+        if is_namespace && part == Part::Main {
+            match old["spec"].get("finalizers") {
+                Some(f) => n["spec"]["finalizers"] = f.clone(),
+                None => {
+                    if let Some(spec) = n.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
+        }
         if info.status_subresource {
             match old.get("status") {
                 Some(s) => n["status"] = s.clone(),
