@@ -15,6 +15,18 @@ struct Cli {
 enum Command {
     /// Run the all-in-one control plane.
     Server(ServerArgs),
+    /// Run the built-in controllers against a cluster.
+    ControllerManager(ControllerArgs),
+}
+
+#[derive(clap::Args)]
+struct ControllerArgs {
+    /// Kubeconfig of the cluster to manage.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// Controllers to run: `*` (all), `name`, `-name` to leave one out.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -33,6 +45,9 @@ struct ServerArgs {
     /// Use etcd (comma-separated client URLs) instead of the embedded store.
     #[arg(long, value_delimiter = ',')]
     etcd_servers: Vec<String>,
+    /// Controllers to run in-process: `*` (all), `name`, or `-name` to leave one out.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -48,6 +63,12 @@ fn default_data_dir() -> PathBuf {
             .unwrap_or_else(|| PathBuf::from("."));
         home.join(".local/share/k8rs")
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,10 +97,27 @@ fn main() -> anyhow::Result<()> {
                     .filter(|s| !s.is_empty())
                     .collect(),
             };
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(k8rs_apiserver::run(config))
+            let controllers = k8rs_controllers::select(&a.controllers)?;
+            runtime()?.block_on(k8rs_apiserver::run(config, move |kubeconfig| {
+                // In-process, but API clients all the same: over HTTPS to our own port.
+                tokio::spawn(async move {
+                    let run = async {
+                        let client = k8rs_controllers::client_from_kubeconfig(&kubeconfig).await?;
+                        k8rs_controllers::run(client, &controllers).await
+                    };
+                    if let Err(e) = run.await {
+                        tracing::error!("controllers stopped: {e:#}");
+                    }
+                });
+            }))
+        }
+        Command::ControllerManager(a) => {
+            let controllers = k8rs_controllers::select(&a.controllers)?;
+            let kubeconfig = std::fs::read_to_string(&a.kubeconfig)?;
+            runtime()?.block_on(async move {
+                let client = k8rs_controllers::client_from_kubeconfig(&kubeconfig).await?;
+                k8rs_controllers::run(client, &controllers).await
+            })
         }
     }
 }

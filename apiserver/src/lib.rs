@@ -132,8 +132,10 @@ fn spawn_compactor(store: Arc<dyn Storage>) {
     });
 }
 
-/// Run the API server until SIGTERM or SIGINT.
-pub async fn run(config: Config) -> Result<()> {
+/// Run the API server until SIGTERM or SIGINT. Once it is ready, `on_ready` is called with
+/// the admin kubeconfig: the all-in-one server starts its in-process API clients
+/// (controllers) from there.
+pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
     let started = std::time::Instant::now();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -156,7 +158,8 @@ pub async fn run(config: Config) -> Result<()> {
         client_host
     };
     let url = format!("https://{host}:{}", local.port());
-    tls::write_kubeconfig(&config.kubeconfig_path, &pki.kubeconfig(&url))?;
+    let kubeconfig = pki.kubeconfig(&url);
+    tls::write_kubeconfig(&config.kubeconfig_path, &kubeconfig)?;
     println!("kubeconfig: {}", config.kubeconfig_path.display());
 
     let store = open_storage(&config).await?;
@@ -164,6 +167,7 @@ pub async fn run(config: Config) -> Result<()> {
     bootstrap(&api).await?;
     api.ready.store(true, Ordering::Release);
     spawn_compactor(store);
+    on_ready(kubeconfig);
     tracing::info!("serving on {url} (ready in {:?})", started.elapsed());
     println!("serving on {url}");
 

@@ -1,1 +1,102 @@
-//! Built-in controllers (namespace, garbage collector, deployment, ...), as API clients. Not built yet: see the open controller-manager issue.
+//! The built-in controllers of k8rs. Each is an API client on kube-runtime (watchers,
+//! reflectors, rate-limited requeues) and talks to the API server only over the API.
+//! `k8rs server` runs them in-process against its own secure port; `k8rs
+//! controller-manager` runs them against any cluster.
+
+pub mod namespace;
+
+use anyhow::{bail, Context, Result};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::Client;
+use tokio::task::JoinSet;
+
+/// Every controller, by the name `--controllers` uses.
+pub const ALL: &[&str] = &["namespace"];
+
+/// Resolve a `--controllers` list as upstream does: `*` means every controller, `name`
+/// enables one, `-name` disables one. An empty list means `*`.
+pub fn select(spec: &[String]) -> Result<Vec<&'static str>> {
+    let mut chosen: Vec<&'static str> = Vec::new();
+    let spec: Vec<&str> = if spec.is_empty() {
+        vec!["*"]
+    } else {
+        spec.iter().map(String::as_str).collect()
+    };
+    for item in &spec {
+        let (off, name) = match item.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, *item),
+        };
+        if name == "*" {
+            if !off {
+                for c in ALL {
+                    if !chosen.contains(c) {
+                        chosen.push(c);
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(known) = ALL.iter().find(|c| **c == name) else {
+            bail!("unknown controller {name:?} (known: {})", ALL.join(", "));
+        };
+        if off {
+            chosen.retain(|c| c != known);
+        } else if !chosen.contains(known) {
+            chosen.push(known);
+        }
+    }
+    // A `-name` anywhere wins over `*`, whatever the order.
+    chosen.retain(|c| !spec.contains(&format!("-{c}").as_str()));
+    Ok(chosen)
+}
+
+/// A client for the current context of a kubeconfig document.
+pub async fn client_from_kubeconfig(yaml: &str) -> Result<Client> {
+    let kubeconfig = Kubeconfig::from_yaml(yaml).context("parsing the kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .context("loading the kubeconfig")?;
+    Client::try_from(config).context("building the API client")
+}
+
+/// Run the named controllers until one of them stops.
+pub async fn run(client: Client, names: &[&str]) -> Result<()> {
+    let mut tasks = JoinSet::new();
+    for name in names {
+        match *name {
+            "namespace" => tasks.spawn(namespace::run(client.clone())),
+            other => bail!("unknown controller {other:?}"),
+        };
+    }
+    tracing::info!(controllers = ?names, "controllers started");
+    while let Some(done) = tasks.join_next().await {
+        done.context("controller task")??;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn controller_selection_follows_upstream_flags() {
+        assert_eq!(select(&[]).unwrap(), ALL.to_vec());
+        assert_eq!(select(&s(&["*"])).unwrap(), ALL.to_vec());
+        assert_eq!(
+            select(&s(&["*", "-namespace"])).unwrap(),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            select(&s(&["-namespace", "*"])).unwrap(),
+            Vec::<&str>::new()
+        );
+        assert_eq!(select(&s(&["namespace"])).unwrap(), vec!["namespace"]);
+        assert!(select(&s(&["nope"])).is_err());
+    }
+}
