@@ -102,8 +102,8 @@ fn main() -> anyhow::Result<()> {
                 // In-process, but API clients all the same: over HTTPS to our own port.
                 tokio::spawn(async move {
                     let run = async {
-                        let client = k8rs_controllers::client_from_kubeconfig(&kubeconfig).await?;
-                        k8rs_controllers::run(client, &controllers).await
+                        let conn = k8rs_controllers::connect(&kubeconfig).await?;
+                        k8rs_controllers::run(conn, &controllers).await
                     };
                     if let Err(e) = run.await {
                         tracing::error!("controllers stopped: {e:#}");
@@ -115,8 +115,8 @@ fn main() -> anyhow::Result<()> {
             let controllers = k8rs_controllers::select(&a.controllers)?;
             let kubeconfig = std::fs::read_to_string(&a.kubeconfig)?;
             runtime()?.block_on(async move {
-                let client = k8rs_controllers::client_from_kubeconfig(&kubeconfig).await?;
-                k8rs_controllers::run(client, &controllers).await
+                let conn = k8rs_controllers::connect(&kubeconfig).await?;
+                k8rs_controllers::run(conn, &controllers).await
             })
         }
     }

@@ -4,6 +4,7 @@
 //! controller-manager` runs them against any cluster.
 
 pub mod namespace;
+pub mod per_namespace;
 
 use anyhow::{bail, Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -11,7 +12,7 @@ use kube::Client;
 use tokio::task::JoinSet;
 
 /// Every controller, by the name `--controllers` uses.
-pub const ALL: &[&str] = &["namespace"];
+pub const ALL: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
 
 /// Resolve a `--controllers` list as upstream does: `*` means every controller, `name`
 /// enables one, `-name` disables one. An empty list means `*`.
@@ -51,21 +52,54 @@ pub fn select(spec: &[String]) -> Result<Vec<&'static str>> {
     Ok(chosen)
 }
 
-/// A client for the current context of a kubeconfig document.
-pub async fn client_from_kubeconfig(yaml: &str) -> Result<Client> {
+/// What controllers connect with: an API client, and the cluster CA they publish.
+pub struct Connection {
+    pub client: Client,
+    /// PEM of the CA of the kubeconfig's current cluster.
+    pub root_ca: String,
+}
+
+/// Connect with the current context of a kubeconfig document.
+pub async fn connect(yaml: &str) -> Result<Connection> {
     let kubeconfig = Kubeconfig::from_yaml(yaml).context("parsing the kubeconfig")?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .context("loading the kubeconfig")?;
-    Client::try_from(config).context("building the API client")
+    let root_ca = config
+        .root_cert
+        .iter()
+        .flatten()
+        .map(|der| pem("CERTIFICATE", der))
+        .collect();
+    let client = Client::try_from(config).context("building the API client")?;
+    Ok(Connection { client, root_ca })
+}
+
+/// DER to PEM, 64 columns as OpenSSL writes it.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// Run the named controllers until one of them stops.
-pub async fn run(client: Client, names: &[&str]) -> Result<()> {
+pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
+    let client = conn.client;
     let mut tasks = JoinSet::new();
     for name in names {
         match *name {
             "namespace" => tasks.spawn(namespace::run(client.clone())),
+            "serviceaccount" => tasks.spawn(per_namespace::run_serviceaccounts(client.clone())),
+            "root-ca-cert-publisher" => tasks.spawn(per_namespace::run_root_ca(
+                client.clone(),
+                conn.root_ca.clone(),
+            )),
             other => bail!("unknown controller {other:?}"),
         };
     }
