@@ -122,14 +122,9 @@ mod tests {
     fn controller_selection_follows_upstream_flags() {
         assert_eq!(select(&[]).unwrap(), ALL.to_vec());
         assert_eq!(select(&s(&["*"])).unwrap(), ALL.to_vec());
-        assert_eq!(
-            select(&s(&["*", "-namespace"])).unwrap(),
-            Vec::<&str>::new()
-        );
-        assert_eq!(
-            select(&s(&["-namespace", "*"])).unwrap(),
-            Vec::<&str>::new()
-        );
+        let others = vec!["serviceaccount", "root-ca-cert-publisher"];
+        assert_eq!(select(&s(&["*", "-namespace"])).unwrap(), others);
+        assert_eq!(select(&s(&["-namespace", "*"])).unwrap(), others);
         assert_eq!(select(&s(&["namespace"])).unwrap(), vec!["namespace"]);
         assert!(select(&s(&["nope"])).is_err());
     }
