@@ -1,6 +1,6 @@
 //! One HTTP handler for the whole API: route → authenticate → decode → registry → encode.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,9 +59,8 @@ struct Docs {
     groups: HashMap<String, Bytes>,
     resource_lists: HashMap<(String, String), Bytes>,
     aggregated: HashMap<(bool, &'static str), Bytes>,
-    openapi_index: Bytes,
-    openapi: BTreeMap<String, (String, Vec<u8>)>,
-    openapi_v2: Bytes,
+    /// Built on first request.
+    openapi: openapi::OpenApi,
 }
 
 fn to_bytes(v: &Value) -> Bytes {
@@ -121,16 +120,14 @@ impl Api {
                 aggregated.insert((legacy, v), to_bytes(&discovery::aggregated(&g, legacy, v)));
             }
         }
-        let openapi = openapi::documents(&g);
+        let openapi = openapi::OpenApi::new(&g);
         let docs = Docs {
             api_versions: to_bytes(&discovery::api_versions(server_address)),
             group_list: to_bytes(&discovery::group_list(&g)),
             groups,
             resource_lists,
             aggregated,
-            openapi_index: to_bytes(&openapi::index(&openapi)),
             openapi,
-            openapi_v2: to_bytes(&openapi::v2(&infos)),
         };
         let computed = computed
             .into_iter()
@@ -270,29 +267,41 @@ impl Api {
         match rest {
             "v3" | "v3/" => Ok(json_response(
                 StatusCode::OK,
-                self.docs.openapi_index.clone(),
+                self.docs.openapi.index(),
                 "application/json",
             )),
             "v2" => {
-                // The protobuf form is not produced yet; JSON is.
-                let wants_json = accept.is_none_or(|a| a.contains("json") || a.contains("*/*"));
-                if !wants_json {
-                    return Err(ApiError::not_acceptable(accept.unwrap_or_default()));
+                // JSON or gnostic's protobuf, whichever the Accept header names first. The
+                // protobuf type is asked for with `@v1.0` (client-go) or `.v1.0`; the answer
+                // says `.v1.0`, as `@` is not valid in a media type Go's mime package parses.
+                let a = accept.unwrap_or("*/*");
+                let at = |m: &str| a.find(m).unwrap_or(usize::MAX);
+                let json_at = at("application/json").min(at("*/*"));
+                let pb_at = at("application/com.github.proto-openapi.spec.v2");
+                if pb_at < json_at {
+                    return Ok(json_response(
+                        StatusCode::OK,
+                        self.docs.openapi.v2_protobuf(),
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    ));
+                }
+                if json_at == usize::MAX {
+                    return Err(ApiError::not_acceptable(a));
                 }
                 Ok(json_response(
                     StatusCode::OK,
-                    self.docs.openapi_v2.clone(),
+                    self.docs.openapi.v2(),
                     "application/json",
                 ))
             }
             other => {
                 let key = other.strip_prefix("v3/").ok_or_else(ApiError::no_route)?;
-                let (_, doc) = self.docs.openapi.get(key).ok_or_else(ApiError::no_route)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    Bytes::from(doc.clone()),
-                    "application/json",
-                ))
+                let doc = self
+                    .docs
+                    .openapi
+                    .document(key)
+                    .ok_or_else(ApiError::no_route)?;
+                Ok(json_response(StatusCode::OK, doc, "application/json"))
             }
         }
     }
@@ -377,7 +386,8 @@ impl Api {
                     return Err(verb_denied("create"));
                 }
                 let opts = write_options(&query)?;
-                let body = read_object(req, info.rust_type).await?;
+                let mut body = read_object(req, info.rust_type).await?;
+                crate::strategy::stamp_requester(&info, &mut body, user);
                 if let Some(ns) = ns {
                     rest.check_namespace(
                         &self.namespaces,

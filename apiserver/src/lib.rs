@@ -2,10 +2,12 @@
 //! storage backend (embedded or etcd), LIST and WATCH served from a watch cache, discovery
 //! and OpenAPI generated from the same resource descriptions, HTTPS with x509 client auth.
 
+pub mod bootstrap;
 pub mod builtin;
 pub mod cacher;
 pub mod computed;
 pub mod conversion;
+pub mod defaults;
 pub mod discovery;
 pub mod encode;
 pub mod handler;
@@ -27,6 +29,7 @@ pub mod strategy;
 pub mod tls;
 pub mod validation;
 pub mod version;
+pub mod workload_validation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,7 +39,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use k8rs_storage::Storage;
-use serde_json::json;
 
 use crate::cacher::Cacher;
 use crate::handler::Api;
@@ -56,9 +58,6 @@ pub struct Config {
 /// How much history storage keeps: revisions older than this are compacted, as
 /// kube-apiserver compacts etcd every five minutes.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
-
-/// Namespaces every cluster has.
-const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>> {
     if config.etcd_servers.is_empty() {
@@ -95,19 +94,22 @@ pub fn build_api(store: Arc<dyn Storage>, server_address: &str) -> Result<Arc<Ap
 
 /// Create what every cluster starts with; existing objects are left alone.
 pub async fn bootstrap(api: &Api) -> Result<()> {
-    let namespaces = api
-        .rest("", "v1", "namespaces")
-        .context("namespaces are not registered")?;
     let opts = WriteOptions {
         dry_run: false,
         field_validation: params::FieldValidation::Strict,
     };
-    for ns in SYSTEM_NAMESPACES {
-        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        match namespaces.create(None, body, opts).await {
+    for (group, version, plural, body) in bootstrap::objects() {
+        let rest = api
+            .rest(group, version, plural)
+            .with_context(|| format!("{plural} are not registered"))?;
+        let name = body["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match rest.create(None, body, opts).await {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
-            Err(e) => anyhow::bail!("creating namespace {ns}: {}", e.message),
+            Err(e) => anyhow::bail!("creating {plural} {name}: {}", e.message),
         }
     }
     Ok(())
@@ -165,6 +167,7 @@ pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
     let store = open_storage(&config).await?;
     let api = build_api(store.clone(), &format!("{host}:{}", local.port()))?;
     bootstrap(&api).await?;
+    defaults::ipalloc::ensure_kubernetes_service(&api, local.port()).await?;
     api.ready.store(true, Ordering::Release);
     spawn_compactor(store);
     on_ready(kubeconfig);

@@ -10,6 +10,7 @@ use k8rs_storage::{ListOptions, Storage, StorageError};
 use serde_json::{json, Value};
 
 use crate::cacher::{CachedObject, Cacher, Filter};
+use crate::defaults::ipalloc;
 use crate::object::{self, meta_mut, meta_str};
 use crate::params::{FieldValidation, ListParams, Rv, RvMatch};
 use crate::resource::ResourceInfo;
@@ -299,7 +300,15 @@ impl Rest {
         }
         strategy::prepare_for_create(&self.info, &mut obj);
         self.validate(&obj, &name)?;
+        // Service IPs and node ports are taken before the write, given back if it fails.
+        let claimed =
+            ipalloc::claim(&*self.store, &self.info, &mut obj, None, opts.dry_run).await?;
         if opts.dry_run {
+            claimed.rollback(&*self.store).await;
+            // A dry run answers as the create would, AlreadyExists included.
+            if let Ok(Some(_)) = self.store.get(&self.info.key(ns, &name)).await {
+                return Err(ApiError::already_exists(&self.q(), &name));
+            }
             return Ok(Written {
                 object: obj,
                 warnings,
@@ -307,11 +316,13 @@ impl Rest {
             });
         }
         let key = self.info.key(ns, &name);
-        let rv = self
-            .store
-            .create(&key, self.encode_for_storage(&obj))
-            .await
-            .map_err(|e| self.storage_err(e, &name))?;
+        let rv = match self.store.create(&key, self.encode_for_storage(&obj)).await {
+            Ok(rv) => rv,
+            Err(e) => {
+                claimed.rollback(&*self.store).await;
+                return Err(self.storage_err(e, &name));
+            }
+        };
         object::set_resource_version(&mut obj, rv);
         Ok(Written {
             object: obj,
@@ -476,25 +487,23 @@ impl Rest {
                     causes,
                 ));
             }
-            if new == old {
+            let claimed =
+                ipalloc::claim(&*self.store, &self.info, &mut new, Some(&old), dry_run).await?;
+            if new == old || dry_run {
+                claimed.rollback(&*self.store).await;
                 // Nothing changed: no write, same resourceVersion (as upstream).
                 return Ok(Written {
-                    object: old,
-                    warnings: Vec::new(),
-                    created: false,
-                });
-            }
-            if dry_run {
-                return Ok(Written {
-                    object: new,
+                    object: if new == old { old } else { new },
                     warnings: Vec::new(),
                     created: false,
                 });
             }
             // The last finalizer removed from an object being deleted: delete it now.
             if strategy::ready_to_delete(&new) {
+                claimed.rollback(&*self.store).await;
                 return match self.store.delete(&key, Some(kv.mod_revision)).await {
                     Ok((rv, _)) => {
+                        ipalloc::release(&*self.store, &self.info, &old).await;
                         object::set_resource_version(&mut new, rv);
                         Ok(Written {
                             object: new,
@@ -512,6 +521,7 @@ impl Rest {
                 .await
             {
                 Ok(rv) => {
+                    ipalloc::release_unused(&*self.store, &self.info, &old, &new).await;
                     object::set_resource_version(&mut new, rv);
                     return Ok(Written {
                         object: new,
@@ -519,8 +529,13 @@ impl Rest {
                         created: false,
                     });
                 }
-                Err(StorageError::Conflict { .. }) if precondition.is_none() => continue,
-                Err(e) => return Err(self.storage_err(e, name)),
+                Err(e) => {
+                    claimed.rollback(&*self.store).await;
+                    match e {
+                        StorageError::Conflict { .. } if precondition.is_none() => continue,
+                        e => return Err(self.storage_err(e, name)),
+                    }
+                }
             }
         }
     }
@@ -590,12 +605,13 @@ impl Rest {
             }
             match self.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(_) => {
+                    ipalloc::release(&*self.store, &self.info, &obj).await;
                     return Ok(Deleted::Gone(success_status(
                         name,
                         &self.info.group,
                         &self.info.plural,
                         &uid,
-                    )))
+                    )));
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(self.storage_err(e, name)),

@@ -38,9 +38,9 @@ pub fn requested_replicas(scale: &Value) -> Result<i64, Vec<Cause>> {
         Value::Null => Ok(0),
         v => match v.as_i64() {
             Some(n) if n >= 0 && n <= i64::from(i32::MAX) => Ok(n),
-            Some(n) => Err(vec![Cause::invalid(
+            Some(_) => Err(vec![Cause::invalid_value(
                 "spec.replicas",
-                &n.to_string(),
+                v,
                 "must be greater than or equal to 0",
             )]),
             None => Err(vec![Cause::invalid(

@@ -58,7 +58,12 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|c| identity_from_cert(c.as_ref()))
-                .map(|(name, groups)| User { name, groups });
+                .map(|(name, mut groups)| {
+                    // Every authenticated user is in system:authenticated, as upstream's
+                    // authenticator adds it.
+                    groups.push("system:authenticated".to_string());
+                    User { name, groups }
+                });
             let service = service_fn(move |req| {
                 let api = api.clone();
                 let user = user.clone();

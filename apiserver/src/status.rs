@@ -34,6 +34,20 @@ impl Cause {
         }
     }
 
+    /// An invalid value printed as upstream prints it: strings quoted, numbers and
+    /// booleans bare.
+    pub fn invalid_value(field: &str, value: &serde_json::Value, detail: &str) -> Self {
+        let shown = match value {
+            serde_json::Value::String(s) => format!("\"{s}\""),
+            other => other.to_string(),
+        };
+        Cause {
+            reason: "FieldValueInvalid".into(),
+            message: format!("Invalid value: {shown}: {detail}"),
+            field: field.into(),
+        }
+    }
+
     pub fn forbidden(field: &str, detail: &str) -> Self {
         Cause {
             reason: "FieldValueForbidden".into(),

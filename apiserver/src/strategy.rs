@@ -61,6 +61,64 @@ pub enum Part {
     Finalize,
 }
 
+/// Objects that record who asked for them: a CertificateSigningRequest's `spec.username`,
+/// `spec.uid` and `spec.groups` are the requesting user's, whatever the body says.
+pub fn stamp_requester(info: &ResourceInfo, body: &mut Value, user: &crate::handler::User) {
+    if info.group == "certificates.k8s.io"
+        && info.kind == "CertificateSigningRequest"
+        && body.is_object()
+    {
+        if !body["spec"].is_object() {
+            body["spec"] = json!({});
+        }
+        body["spec"]["username"] = json!(user.name);
+        body["spec"]["groups"] = json!(user.groups);
+        if let Some(spec) = body["spec"].as_object_mut() {
+            spec.remove("uid");
+            spec.remove("extra");
+        }
+    }
+}
+
+/// Kinds whose upstream strategy sets `metadata.generation` (1 on create, +1 per spec change).
+const GENERATION_KINDS: &[(&str, &str)] = &[
+    ("", "Pod"),
+    ("", "ReplicationController"),
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "IngressClass"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+];
+
+fn tracks_generation(info: &ResourceInfo) -> bool {
+    GENERATION_KINDS
+        .iter()
+        .any(|(g, k)| info.group == *g && info.kind == *k)
+}
+
 /// Server-side state on create: status reset for status-subresource types, generation 1.
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     fold_string_data(info, obj);
@@ -72,6 +130,8 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
                 o.remove("status");
             }
         }
+    }
+    if tracks_generation(info) {
         if let Some(m) = meta_mut(obj) {
             m.insert("generation".into(), json!(1));
         }
@@ -88,6 +148,8 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
             _ => {}
         }
     }
+    crate::defaults::apply(info, obj);
+    crate::defaults::on_create(info, obj);
 }
 
 /// The object to store for an update: server-owned metadata kept, status or spec kept
@@ -100,6 +162,7 @@ pub fn prepare_for_update(
 ) -> Value {
     fold_string_data(info, &mut requested);
     core_invariants(info, &mut requested);
+    crate::defaults::apply(info, &mut requested);
     let is_namespace = info.group.is_empty() && info.kind == "Namespace";
     let mut new = if part == Part::Status {
         let mut n = old.clone();
@@ -158,8 +221,14 @@ pub fn prepare_for_update(
         }
         m.remove("selfLink");
     }
+    crate::defaults::on_update(info, old, &mut new);
     if let Some(gen) = old["metadata"]["generation"].as_i64() {
-        if object::without_status_and_meta(old) != object::without_status_and_meta(&new) {
+        // Deployments also count annotation changes (rollback is requested through one).
+        let annotations_count = info.group == "apps" && info.kind == "Deployment";
+        if object::without_status_and_meta(old) != object::without_status_and_meta(&new)
+            || (annotations_count
+                && old["metadata"]["annotations"] != new["metadata"]["annotations"])
+        {
             new["metadata"]["generation"] = json!(gen + 1);
         }
     }
@@ -192,12 +261,14 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
             }
         }
     }
+    crate::workload_validation::validate(info, obj, &mut causes);
     causes
 }
 
 /// Rules on what an update may change.
-pub fn validate_update(_info: &ResourceInfo, old: &Value, new: &Value) -> Option<Vec<Cause>> {
+pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Option<Vec<Cause>> {
     let mut causes = Vec::new();
+    crate::workload_validation::validate_update(info, old, new, &mut causes);
     // Objects being deleted may not gain finalizers (upstream: "no new finalizers can be
     // added if the object is being deleted").
     if !old["metadata"]["deletionTimestamp"].is_null() {

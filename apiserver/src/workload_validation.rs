@@ -1,0 +1,189 @@
+//! Validation of pods and of the workloads that carry pod templates, with upstream's field
+//! paths and messages (k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation). This is
+//! the subset that guards the common mistakes: negative replicas, selectors that miss
+//! their template, containers without a name or image.
+
+use serde_json::Value;
+
+use crate::resource::ResourceInfo;
+use crate::selector::LabelSelector;
+use crate::status::Cause;
+use crate::validation::dns1123_label_errors;
+
+/// Kinds with `spec.replicas`, `spec.selector` and `spec.template`.
+fn is_replicated(info: &ResourceInfo) -> bool {
+    matches!(
+        (info.group.as_str(), info.kind.as_str()),
+        (
+            "apps",
+            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+        ) | ("", "ReplicationController")
+    )
+}
+
+pub fn validate(info: &ResourceInfo, obj: &Value, causes: &mut Vec<Cause>) {
+    match (info.group.as_str(), info.kind.as_str()) {
+        ("", "Pod") => pod_spec(&obj["spec"], "spec", causes),
+        ("", "PodTemplate") => pod_spec(&obj["template"]["spec"], "template.spec", causes),
+        _ if is_replicated(info) => {
+            let spec = &obj["spec"];
+            if info.kind != "DaemonSet" {
+                if let Some(n) = spec["replicas"].as_i64().filter(|n| *n < 0) {
+                    causes.push(Cause::invalid_value(
+                        "spec.replicas",
+                        &Value::from(n),
+                        "must be greater than or equal to 0",
+                    ));
+                }
+            }
+            selector_matches_template(info, spec, causes);
+            pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);
+        }
+        ("batch", "Job") => pod_spec(
+            &obj["spec"]["template"]["spec"],
+            "spec.template.spec",
+            causes,
+        ),
+        _ => {}
+    }
+}
+
+/// `spec.selector` is required, non-empty and must select the template's labels.
+fn selector_matches_template(info: &ResourceInfo, spec: &Value, causes: &mut Vec<Cause>) {
+    let selector = &spec["selector"];
+    // ReplicationControllers default their selector from the template.
+    if info.kind == "ReplicationController" && selector.is_null() {
+        return;
+    }
+    let text = crate::scale::selector_string(selector);
+    if selector.is_null() {
+        causes.push(Cause::required("spec.selector", ""));
+        return;
+    }
+    if text.is_empty() {
+        causes.push(Cause::invalid_value(
+            "spec.selector",
+            selector,
+            &format!("empty selector is invalid for {}", info.singular),
+        ));
+        return;
+    }
+    let labels = spec["template"]["metadata"]["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let matches = LabelSelector::parse(&text).is_ok_and(|s| s.matches(&labels));
+    if !matches {
+        causes.push(Cause::invalid_value(
+            "spec.template.metadata.labels",
+            &spec["template"]["metadata"]["labels"],
+            "`selector` does not match template `labels`",
+        ));
+    }
+}
+
+/// Containers: at least one; each with a unique DNS-label name and an image.
+fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let containers = spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if containers.is_empty() {
+        causes.push(Cause::required(&format!("{path}.containers"), ""));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (list, items) in [
+        ("initContainers", spec["initContainers"].as_array()),
+        ("containers", Some(&containers.to_vec())),
+    ] {
+        for (i, c) in items.into_iter().flatten().enumerate() {
+            let at = format!("{path}.{list}[{i}]");
+            let name = c["name"].as_str().unwrap_or_default();
+            if name.is_empty() {
+                causes.push(Cause::required(&format!("{at}.name"), ""));
+            } else {
+                for e in dns1123_label_errors(name) {
+                    causes.push(Cause::invalid(&format!("{at}.name"), name, &e));
+                }
+                if seen.contains(&name) {
+                    causes.push(Cause {
+                        reason: "FieldValueDuplicate".into(),
+                        message: format!("Duplicate value: \"{name}\""),
+                        field: format!("{at}.name"),
+                    });
+                }
+                seen.push(name);
+            }
+            if c["image"].as_str().unwrap_or_default().trim().is_empty() {
+                causes.push(Cause::required(&format!("{at}.image"), ""));
+            }
+        }
+    }
+}
+
+/// `spec.selector` of apps/v1 workloads and Jobs cannot change.
+pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value, causes: &mut Vec<Cause>) {
+    let immutable = (info.group == "apps" && is_replicated(info))
+        || (info.group == "batch" && info.kind == "Job");
+    if immutable && old["spec"]["selector"] != new["spec"]["selector"] {
+        causes.push(Cause::invalid_value(
+            "spec.selector",
+            &new["spec"]["selector"],
+            "field is immutable",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment() -> ResourceInfo {
+        crate::builtin::resources()
+            .into_iter()
+            .find(|r| r.plural == "deployments")
+            .unwrap()
+    }
+
+    fn fields(causes: &[Cause]) -> Vec<&str> {
+        causes.iter().map(|c| c.field.as_str()).collect()
+    }
+
+    #[test]
+    fn deployment_rules() {
+        let d = deployment();
+        let good = json!({"spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
+        let mut c = Vec::new();
+        validate(&d, &good, &mut c);
+        assert!(c.is_empty(), "{c:?}");
+
+        let bad = json!({"spec": {"replicas": -1, "selector": {"matchLabels": {"app": "b"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c"}, {"name": "c", "image": "x"}]}}}});
+        validate(&d, &bad, &mut c);
+        assert_eq!(
+            fields(&c),
+            vec![
+                "spec.replicas",
+                "spec.template.metadata.labels",
+                "spec.template.spec.containers[0].image",
+                "spec.template.spec.containers[1].name"
+            ]
+        );
+        assert_eq!(
+            c[0].message,
+            "Invalid value: -1: must be greater than or equal to 0"
+        );
+
+        let mut c = Vec::new();
+        let mut changed = good.clone();
+        changed["spec"]["selector"] = json!({"matchLabels": {"app": "z"}});
+        validate_update(&d, &good, &changed, &mut c);
+        assert_eq!(fields(&c), vec!["spec.selector"]);
+    }
+}
