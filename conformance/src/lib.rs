@@ -1208,6 +1208,18 @@ impl Server {
         )
     }
 
+    /// Run /usr/bin/kubectl with extra environment variables (e.g.
+    /// `EDITOR` for `kubectl edit`). `KUBE_EDITOR` (which takes precedence
+    /// over `EDITOR` in kubectl) is removed unless given in `env`.
+    pub fn kubectl_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.kubectl_command(KUBECTL, args);
+        if !env.iter().any(|(k, _)| *k == "KUBE_EDITOR") {
+            cmd.env_remove("KUBE_EDITOR");
+        }
+        cmd.envs(env.iter().copied());
+        run(&mut cmd, None, COMMAND_TIMEOUT)
+    }
+
     /// `kubectl ARGS -o json`, asserting success, parsed.
     #[track_caller]
     pub fn kubectl_json(&self, args: &[&str]) -> Value {

@@ -1,0 +1,278 @@
+//! Defaulting: objects come back with the fields kube-apiserver v1.33 fills in, services
+//! get cluster IPs and node ports that are never handed out twice, across restarts too.
+
+use std::net::Ipv4Addr;
+
+use k8rs_conformance::Server;
+use serde_json::{json, Value};
+
+fn in_service_cidr(ip: &str) -> bool {
+    ip.parse::<Ipv4Addr>()
+        .is_ok_and(|ip| u32::from(ip) & 0xFFF0_0000 == u32::from(Ipv4Addr::new(10, 96, 0, 0)))
+}
+
+fn cluster_ip(svc: &Value) -> String {
+    let ip = svc["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        in_service_cidr(&ip),
+        "clusterIP {ip:?} not in 10.96.0.0/12: {svc}"
+    );
+    assert_eq!(svc["spec"]["clusterIPs"], json!([ip]), "{svc}");
+    ip
+}
+
+#[test]
+fn bare_pod_gets_upstream_defaults() {
+    let server = Server::start();
+    let pod = server
+        .kubectl_stdin(
+            &["create", "-f", "-", "-o", "json"],
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bare\nspec:\n  containers:\n  - name: web\n    image: nginx\n",
+        )
+        .json();
+    assert_eq!(
+        pod["spec"],
+        json!({
+            "containers": [{
+                "image": "nginx",
+                "imagePullPolicy": "Always",
+                "name": "web",
+                "resources": {},
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+            }],
+            "dnsPolicy": "ClusterFirst",
+            "enableServiceLinks": true,
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+            "securityContext": {},
+            "terminationGracePeriodSeconds": 30,
+        }),
+        "{pod}"
+    );
+    assert_eq!(pod["status"]["phase"], "Pending", "{pod}");
+    assert_eq!(pod["status"]["qosClass"], "BestEffort", "{pod}");
+    // What is stored is what was answered.
+    let got = server.kubectl_json(&["get", "pod", "bare"]);
+    assert_eq!(got["spec"], pod["spec"]);
+}
+
+#[test]
+fn deployment_gets_upstream_defaults() {
+    let server = Server::start();
+    let d = server
+        .kubectl(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=busybox",
+            "-o",
+            "json",
+        ])
+        .json();
+    let spec = &d["spec"];
+    assert_eq!(spec["replicas"], 1, "{d}");
+    assert_eq!(spec["revisionHistoryLimit"], 10, "{d}");
+    assert_eq!(spec["progressDeadlineSeconds"], 600, "{d}");
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+        "{d}"
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Always", "{d}");
+    assert_eq!(pod["dnsPolicy"], "ClusterFirst", "{d}");
+    assert_eq!(pod["schedulerName"], "default-scheduler", "{d}");
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30, "{d}");
+    assert_eq!(pod["securityContext"], json!({}), "{d}");
+    // Templates do not get the pod-only defaults.
+    assert!(pod.get("enableServiceLinks").is_none(), "{d}");
+    assert_eq!(pod["containers"][0]["imagePullPolicy"], "Always", "{d}");
+    assert_eq!(
+        pod["containers"][0]["terminationMessagePolicy"], "File",
+        "{d}"
+    );
+}
+
+#[test]
+fn services_get_unique_cluster_ips_across_restarts() {
+    let mut server = Server::start();
+
+    let k = server.kubectl_json(&["get", "service", "kubernetes", "-n", "default"]);
+    assert_eq!(k["spec"]["clusterIP"], "10.96.0.1", "{k}");
+    assert_eq!(k["spec"]["ports"][0]["port"], 443, "{k}");
+    assert_eq!(k["spec"]["ports"][0]["targetPort"], server.port(), "{k}");
+
+    let s1 = server
+        .kubectl(&[
+            "create",
+            "service",
+            "clusterip",
+            "s1",
+            "--tcp=80:8080",
+            "-o",
+            "json",
+        ])
+        .json();
+    let ip1 = cluster_ip(&s1);
+    let spec = &s1["spec"];
+    assert_eq!(spec["type"], "ClusterIP");
+    assert_eq!(spec["sessionAffinity"], "None");
+    assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
+    assert_eq!(spec["ipFamilyPolicy"], "SingleStack");
+    assert_eq!(spec["internalTrafficPolicy"], "Cluster");
+    assert_eq!(spec["ports"][0]["protocol"], "TCP");
+    assert_eq!(spec["ports"][0]["targetPort"], 8080);
+
+    let s2 = server
+        .kubectl(&[
+            "create",
+            "service",
+            "clusterip",
+            "s2",
+            "--tcp=80",
+            "-o",
+            "json",
+        ])
+        .json();
+    let ip2 = cluster_ip(&s2);
+    assert_ne!(ip1, ip2);
+    assert_ne!(ip2, "10.96.0.1");
+
+    // Each allocated IP is an IPAddress object owned by its service.
+    let addr = server.kubectl_json(&["get", "ipaddresses.networking.k8s.io", &ip1]);
+    assert_eq!(
+        addr["spec"]["parentRef"],
+        json!({"group": "", "resource": "services", "namespace": "default", "name": "s1"})
+    );
+
+    // A requested IP that is taken is refused as upstream refuses it.
+    let out = server
+        .kubectl(&[
+            "create",
+            "service",
+            "clusterip",
+            "s3",
+            "--tcp=80",
+            &format!("--clusterip={ip1}"),
+        ])
+        .fails();
+    assert!(out.contains("provided IP is already allocated"), "{out}");
+
+    server.kill9();
+    server.restart();
+    let mut seen = vec!["10.96.0.1".to_string(), ip1.clone(), ip2.clone()];
+    for i in 0..5 {
+        let s = server
+            .kubectl(&[
+                "create",
+                "service",
+                "clusterip",
+                &format!("after-{i}"),
+                "--tcp=80",
+                "-o",
+                "json",
+            ])
+            .json();
+        let ip = cluster_ip(&s);
+        assert!(!seen.contains(&ip), "{ip} handed out twice ({seen:?})");
+        seen.push(ip);
+    }
+
+    // Deleting a service gives its IP back: it can be requested again.
+    server.kubectl(&["delete", "service", "s1"]).ok();
+    let s = server
+        .kubectl(&[
+            "create",
+            "service",
+            "clusterip",
+            "s1again",
+            "--tcp=80",
+            &format!("--clusterip={ip1}"),
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(cluster_ip(&s), ip1);
+
+    // Headless services keep `None`.
+    let h = server
+        .kubectl(&[
+            "create",
+            "service",
+            "clusterip",
+            "headless",
+            "--clusterip=None",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(h["spec"]["clusterIP"], "None", "{h}");
+}
+
+#[test]
+fn node_port_services_get_node_ports() {
+    let server = Server::start();
+    let s = server
+        .kubectl(&[
+            "create",
+            "service",
+            "nodeport",
+            "np",
+            "--tcp=80:8080",
+            "-o",
+            "json",
+        ])
+        .json();
+    cluster_ip(&s);
+    let port = s["spec"]["ports"][0]["nodePort"].as_u64().unwrap_or(0);
+    assert!((30000..=32767).contains(&port), "{s}");
+    assert_eq!(s["spec"]["externalTrafficPolicy"], "Cluster", "{s}");
+
+    // The same port again is refused; another one is given a different port.
+    let out = server
+        .kubectl(&[
+            "create",
+            "service",
+            "nodeport",
+            "np2",
+            "--tcp=80",
+            &format!("--node-port={port}"),
+        ])
+        .fails();
+    assert!(out.contains("provided port is already allocated"), "{out}");
+    let s2 = server
+        .kubectl(&[
+            "create", "service", "nodeport", "np3", "--tcp=80", "-o", "json",
+        ])
+        .json();
+    let port2 = s2["spec"]["ports"][0]["nodePort"].as_u64().unwrap_or(0);
+    assert!((30000..=32767).contains(&port2) && port2 != port, "{s2}");
+
+    // Switching to ClusterIP drops and releases the node port.
+    server
+        .kubectl(&[
+            "patch",
+            "service",
+            "np",
+            "-p",
+            r#"{"spec":{"type":"ClusterIP"}}"#,
+        ])
+        .ok();
+    let s = server.kubectl_json(&["get", "service", "np"]);
+    assert!(s["spec"]["ports"][0].get("nodePort").is_none(), "{s}");
+    assert!(s["spec"].get("externalTrafficPolicy").is_none(), "{s}");
+    server
+        .kubectl(&[
+            "create",
+            "service",
+            "nodeport",
+            "np4",
+            "--tcp=80",
+            &format!("--node-port={port}"),
+        ])
+        .ok();
+}
