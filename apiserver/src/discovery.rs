@@ -117,6 +117,12 @@ fn subresources(r: &ResourceInfo) -> Vec<Subresource> {
     if r.group.is_empty() && r.kind == "Namespace" {
         subs.push(("finalize", vec!["update"], None));
     }
+    if r.group.is_empty() && r.kind == "Pod" {
+        subs.push(("binding", vec!["create"], Some(("", "v1", "Binding"))));
+    }
+    if r.group == "certificates.k8s.io" && r.kind == "CertificateSigningRequest" {
+        subs.push(("approval", vec!["get", "patch", "update"], None));
+    }
     if r.scale_subresource {
         subs.push((
             "scale",

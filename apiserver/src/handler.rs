@@ -337,6 +337,25 @@ impl Api {
             None => Part::Main,
             Some("status") if info.status_subresource => Part::Status,
             Some("finalize") if is_namespace && req.method() == Method::PUT => Part::Finalize,
+            Some("approval")
+                if info.group == "certificates.k8s.io" && req.method() != Method::POST =>
+            {
+                Part::Approval
+            }
+            Some("binding")
+                if info.group.is_empty() && info.kind == "Pod" && req.method() == Method::POST =>
+            {
+                let name = rp.name.as_deref().ok_or_else(ApiError::no_route)?;
+                let body = read_object(req, BINDING_TYPE).await?;
+                let status = rest
+                    .bind(rp.namespace.as_deref(), name, &body, query.dry_run()?)
+                    .await?;
+                return Ok(json_response(
+                    StatusCode::CREATED,
+                    to_bytes(&status),
+                    "application/json",
+                ));
+            }
             Some("scale") if info.scale_subresource => {
                 return self.scale(req, &rest, &rp, &query, out).await;
             }
@@ -773,6 +792,9 @@ async fn drain(body: &mut Incoming, max: usize) {
 }
 
 /// Read a JSON or YAML object body, checking the media type.
+/// The k8s-openapi type of the `pods/binding` subresource's body.
+const BINDING_TYPE: &str = "k8s_openapi::api::core::v1::Binding";
+
 /// The k8s-openapi type of the `/scale` subresource's body.
 const SCALE_TYPE: &str = "k8s_openapi::api::autoscaling::v1::Scale";
 

@@ -452,6 +452,88 @@ impl Rest {
         Ok(crate::scale::of(&w.object))
     }
 
+    /// `pods/binding`: assign an unassigned pod to the node a Binding names, setting
+    /// `spec.nodeName` and the `PodScheduled` condition in one write (upstream's
+    /// BindingREST). Answers the Status upstream answers.
+    pub async fn bind(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        binding: &Value,
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        let target = &binding["target"];
+        let node = target["name"].as_str().unwrap_or_default().to_string();
+        let mut causes = Vec::new();
+        if !matches!(target["kind"].as_str(), None | Some("") | Some("Node")) {
+            causes.push(crate::status::Cause::invalid_value(
+                "target.kind",
+                &target["kind"],
+                "must be empty or 'Node'",
+            ));
+        }
+        if node.is_empty() {
+            causes.push(crate::status::Cause::required("target.name", ""));
+        }
+        let binding_name = meta_str(binding, "name");
+        if binding_name != name {
+            causes.push(crate::status::Cause::invalid(
+                "metadata.name",
+                binding_name,
+                "must match the pod name",
+            ));
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid("Binding", "", name, causes));
+        }
+        let annotations = binding["metadata"]["annotations"].clone();
+        self.read_modify_write(
+            ns,
+            name,
+            None,
+            dry_run,
+            |current| {
+                                let binding = Qualified { group: "", plural: "pods/binding" };
+                if !current["metadata"]["deletionTimestamp"].is_null() {
+                    return Err(ApiError::conflict(
+                        &binding,
+                        name,
+                        &format!("pod {name} is being deleted, cannot be assigned to a host"),
+                    ));
+                }
+                if let Some(assigned) = current["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                    return Err(ApiError::conflict(
+                        &binding,
+                        name,
+                        &format!("pod {name} is already assigned to node \"{assigned}\""),
+                    ));
+                }
+                let mut pod = current.clone();
+                pod["spec"]["nodeName"] = json!(node);
+                if let Some(a) = annotations.as_object() {
+                    for (k, v) in a {
+                        pod["metadata"]["annotations"][k] = v.clone();
+                    }
+                }
+                let mut conditions: Vec<Value> = pod["status"]["conditions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c["type"] != "PodScheduled")
+                    .collect();
+                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now_rfc3339()}));
+                pod["status"]["conditions"] = Value::Array(conditions);
+                Ok(pod)
+            },
+            Part::Internal,
+        )
+        .await?;
+        Ok(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        )
+    }
+
     /// Read the current object, compute the new one, write it with compare-and-swap; retry
     /// on a concurrent write unless the client pinned a resourceVersion.
     async fn read_modify_write(

@@ -59,6 +59,10 @@ pub enum Part {
     Main,
     Status,
     Finalize,
+    /// A CSR's `status.conditions` (`/approval`).
+    Approval,
+    /// The server's own whole-object change (a pod's binding sets spec and status at once).
+    Internal,
 }
 
 /// Objects that record who asked for them: a CertificateSigningRequest's `spec.username`,
@@ -164,7 +168,13 @@ pub fn prepare_for_update(
     core_invariants(info, &mut requested);
     crate::defaults::apply(info, &mut requested);
     let is_namespace = info.group.is_empty() && info.kind == "Namespace";
-    let mut new = if part == Part::Status {
+    let mut new = if part == Part::Approval {
+        let mut n = old.clone();
+        n["status"]["conditions"] = requested["status"]["conditions"].clone();
+        n
+    } else if part == Part::Internal {
+        requested
+    } else if part == Part::Status {
         let mut n = old.clone();
         match requested.get("status") {
             Some(s) => n["status"] = s.clone(),
