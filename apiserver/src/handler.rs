@@ -154,6 +154,15 @@ impl Api {
         req: Request<Incoming>,
         user: Option<User>,
     ) -> Response<Body> {
+        // The body is read (bounded) before anything can answer, so every response,
+        // errors included, reaches a client still sending: answering early makes HTTP/2
+        // reset the stream and HTTP/1.1 close the connection under the client.
+        let (parts, body) = req.into_parts();
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(e) => return error_response(&e),
+        };
+        let req = Request::from_parts(parts, body);
         let path = req.uri().path().to_string();
         // Health and version endpoints answer with or without a trailing slash.
         let bare = if path.len() > 1 {
@@ -219,7 +228,7 @@ impl Api {
 
     async fn route(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         path: &str,
         user: &User,
     ) -> ApiResult<Response<Body>> {
@@ -308,7 +317,7 @@ impl Api {
 
     async fn resource(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         rp: ResourcePath,
         user: &User,
     ) -> ApiResult<Response<Body>> {
@@ -432,7 +441,7 @@ impl Api {
             (&Method::PATCH, Some(name)) => {
                 let opts = write_options(&query)?;
                 let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
-                let raw = read_body(req).await?;
+                let raw = req.into_body();
                 let patch = Patch::parse(&content_type, &raw, info.rust_type)?;
                 let w = rest
                     .patch(ns, name, &|cur| patch.apply(cur), part, opts)
@@ -441,7 +450,7 @@ impl Api {
             }
             (&Method::DELETE, Some(name)) => {
                 let dry_run = query.dry_run()?;
-                let raw = read_body(req).await?;
+                let raw = req.into_body();
                 let body: Value = if raw.iter().all(u8::is_ascii_whitespace) {
                     json!({})
                 } else {
@@ -479,7 +488,7 @@ impl Api {
     /// `/scale`: a Scale view of a workload's replicas.
     async fn scale(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         rest: &Rest,
         rp: &ResourcePath,
         query: &Query,
@@ -498,7 +507,7 @@ impl Api {
             }
             Method::PATCH => {
                 let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
-                let raw = read_body(req).await?;
+                let raw = req.into_body();
                 let patch = Patch::parse(&content_type, &raw, SCALE_TYPE)?;
                 rest.write_scale(ns, name, &|cur| patch.apply(cur), dry_run)
                     .await?
@@ -519,7 +528,7 @@ impl Api {
     /// Reviews and component statuses: computed, never stored.
     async fn computed_resource(
         &self,
-        req: Request<Incoming>,
+        req: Request<Bytes>,
         rp: ResourcePath,
         info: &ResourceInfo,
         user: &User,
@@ -762,8 +771,7 @@ fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> Option<String> {
 const DRAIN_MAX: usize = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
-    let mut body = req.into_body();
+async fn read_body(mut body: Incoming) -> ApiResult<Bytes> {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame =
@@ -798,10 +806,10 @@ const BINDING_TYPE: &str = "k8s_openapi::api::core::v1::Binding";
 /// The k8s-openapi type of the `/scale` subresource's body.
 const SCALE_TYPE: &str = "k8s_openapi::api::autoscaling::v1::Scale";
 
-async fn read_object(req: Request<Incoming>, rust_type: &str) -> ApiResult<Value> {
+async fn read_object(req: Request<Bytes>, rust_type: &str) -> ApiResult<Value> {
     let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
     let mime = ct.split(';').next().unwrap_or_default().trim().to_string();
-    let raw = read_body(req).await?;
+    let raw = req.into_body();
     let v: Value = match mime.as_str() {
         "" | "application/json" | "*/*" => serde_json::from_slice(&raw)
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: couldn't get version/kind; json parse error: {e}")))?,
