@@ -5,6 +5,7 @@
 
 pub mod namespace;
 pub mod per_namespace;
+pub mod replicaset;
 
 use anyhow::{bail, Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -12,7 +13,12 @@ use kube::Client;
 use tokio::task::JoinSet;
 
 /// Every controller, by the name `--controllers` uses.
-pub const ALL: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
+pub const ALL: &[&str] = &[
+    "namespace",
+    "serviceaccount",
+    "root-ca-cert-publisher",
+    "replicaset",
+];
 
 /// Resolve a `--controllers` list as upstream does: `*` means every controller, `name`
 /// enables one, `-name` disables one. An empty list means `*`.
@@ -96,6 +102,7 @@ pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
         match *name {
             "namespace" => tasks.spawn(namespace::run(client.clone())),
             "serviceaccount" => tasks.spawn(per_namespace::run_serviceaccounts(client.clone())),
+            "replicaset" => tasks.spawn(replicaset::run(client.clone())),
             "root-ca-cert-publisher" => tasks.spawn(per_namespace::run_root_ca(
                 client.clone(),
                 conn.root_ca.clone(),
@@ -122,7 +129,7 @@ mod tests {
     fn controller_selection_follows_upstream_flags() {
         assert_eq!(select(&[]).unwrap(), ALL.to_vec());
         assert_eq!(select(&s(&["*"])).unwrap(), ALL.to_vec());
-        let others = vec!["serviceaccount", "root-ca-cert-publisher"];
+        let others = vec!["serviceaccount", "root-ca-cert-publisher", "replicaset"];
         assert_eq!(select(&s(&["*", "-namespace"])).unwrap(), others);
         assert_eq!(select(&s(&["-namespace", "*"])).unwrap(), others);
         assert_eq!(select(&s(&["namespace"])).unwrap(), vec!["namespace"]);

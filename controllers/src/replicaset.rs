@@ -1,0 +1,463 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods that match a ReplicaSet's selector
+//! running, creating them from its template (with a controller owner reference) or
+//! deleting the least valuable ones, adopting matching orphans, and reporting
+//! `status` (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+//! observedGeneration) as upstream's does.
+//!
+//! Pods are read with a consistent list at every reconcile, so a lagging watch can never
+//! make it create twice (what upstream's expectations guard against with an informer).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+
+/// Pods created or deleted per reconcile at most (upstream's burst replicas).
+const BURST: usize = 500;
+
+struct Ctx {
+    client: Client,
+    recorder: Recorder,
+}
+
+pub async fn run(client: Client) -> anyhow::Result<()> {
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "replicaset-controller".into(),
+            instance: None,
+        },
+    );
+    let sets = Api::<ReplicaSet>::all(client.clone());
+    let pods = Api::<Pod>::all(client.clone());
+    let controller = Controller::new(sets, watcher::Config::default());
+    let store = controller.store();
+    // A pod wakes its controller, or, when it has none, every ReplicaSet whose selector
+    // matches it (so orphans get adopted).
+    let owners_of = move |pod: Pod| {
+        let ns = pod.namespace();
+        if let Some(c) = pod
+            .owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true))
+        {
+            return if c.kind == "ReplicaSet" {
+                vec![ObjectRef::new(&c.name).within(ns.as_deref().unwrap_or_default())]
+            } else {
+                Vec::new()
+            };
+        }
+        store
+            .state()
+            .into_iter()
+            .filter(|rs| rs.namespace() == ns)
+            .filter(|rs| {
+                rs.spec
+                    .as_ref()
+                    .is_some_and(|s| selects(&s.selector, pod.labels()))
+            })
+            .map(|rs| ObjectRef::from_obj(rs.as_ref()))
+            .collect()
+    };
+    controller
+        .watches(pods, watcher::Config::default(), owners_of)
+        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!("replicaset controller: {e}");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+fn error_policy(_rs: Arc<ReplicaSet>, _err: &kube::Error, _ctx: Arc<Ctx>) -> Action {
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// A LabelSelector in its query-string form (`a=b,c in (d)`).
+pub fn selector_query(sel: &LabelSelector) -> String {
+    let mut reqs: Vec<String> = sel
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        reqs.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    reqs.join(",")
+}
+
+/// Whether a non-empty LabelSelector selects `labels`.
+pub fn selects(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let mut any = false;
+    for (k, v) in sel.match_labels.iter().flatten() {
+        any = true;
+        if labels.get(k) != Some(v) {
+            return false;
+        }
+    }
+    for e in sel.match_expressions.iter().flatten() {
+        any = true;
+        let values = e.values.as_deref().unwrap_or_default();
+        let have = labels.get(&e.key);
+        let ok = match e.operator.as_str() {
+            "In" => have.is_some_and(|v| values.contains(v)),
+            "NotIn" => !have.is_some_and(|v| values.contains(v)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    any
+}
+
+fn is_active(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+    p.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded") | Some("Failed"))
+}
+
+fn ready_since(p: &Pod) -> Option<k8s_openapi::jiff::Timestamp> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")
+        .map(|c| {
+            c.last_transition_time
+                .as_ref()
+                .map_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH, |t| t.0)
+        })
+}
+
+/// Deletion preference, upstream's order: unassigned, then pending, then not ready, then the
+/// most recently ready/created first.
+fn deletion_rank(p: &Pod) -> (bool, bool, bool, std::cmp::Reverse<i64>) {
+    let assigned = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_some_and(|n| !n.is_empty());
+    let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let ready = ready_since(p).is_some();
+    let created = p
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(0, |t| t.0.as_second());
+    (assigned, running, ready, std::cmp::Reverse(created))
+}
+
+fn controller_ref(rs: &ReplicaSet) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ReplicaSet".into(),
+        name: rs.name_any(),
+        uid: rs.metadata.uid.clone()?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+fn new_pod(rs: &ReplicaSet, owner: &OwnerReference) -> Pod {
+    let template = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.clone())
+        .unwrap_or_default();
+    let meta = template.metadata.unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", rs.name_any())),
+            labels: meta.labels,
+            annotations: meta.annotations,
+            finalizers: meta.finalizers,
+            owner_references: Some(vec![owner.clone()]),
+            ..Default::default()
+        },
+        spec: template.spec,
+        ..Default::default()
+    }
+}
+
+async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
+    if rs.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let Some(owner) = controller_ref(&rs) else {
+        return Ok(Action::await_change());
+    };
+    let ns = rs.namespace().unwrap_or_default();
+    let spec = rs.spec.clone().unwrap_or_default();
+    let query = selector_query(&spec.selector);
+    if query.is_empty() {
+        // An empty selector would select every pod: upstream refuses it in validation.
+        return Ok(Action::await_change());
+    }
+    let pods_api = Api::<Pod>::namespaced(ctx.client.clone(), &ns);
+    let matching = pods_api.list(&ListParams::default().labels(&query)).await?;
+    let mut mine = Vec::new();
+    for pod in matching.items {
+        let controller = pod
+            .owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true))
+            .cloned();
+        match controller {
+            Some(c) if c.uid == owner.uid => mine.push(pod),
+            Some(_) => {}
+            // An orphan matching our selector: adopt it, as upstream's ref manager does.
+            None if pod.metadata.deletion_timestamp.is_none() => {
+                let patch = serde_json::json!({"metadata": {"ownerReferences": [owner], "uid": pod.metadata.uid}});
+                match pods_api
+                    .patch(
+                        &pod.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Strategic(patch),
+                    )
+                    .await
+                {
+                    Ok(adopted) => mine.push(adopted),
+                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => {
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            None => {}
+        }
+    }
+    let active: Vec<&Pod> = mine.iter().filter(|p| is_active(p)).collect();
+    let want = spec.replicas.unwrap_or(1).max(0) as usize;
+    let reference = rs.object_ref(&());
+    let mut failure = None;
+    if active.len() < want {
+        let missing = (want - active.len()).min(BURST);
+        // Slow start, as upstream: 1, 2, 4, ... so a failing template costs few requests.
+        let mut created = 0;
+        let mut batch = 1;
+        'create: while created < missing {
+            for _ in 0..batch.min(missing - created) {
+                match pods_api
+                    .create(&PostParams::default(), &new_pod(&rs, &owner))
+                    .await
+                {
+                    Ok(p) => {
+                        created += 1;
+                        let ev = Event {
+                            type_: EventType::Normal,
+                            reason: "SuccessfulCreate".into(),
+                            note: Some(format!("Created pod: {}", p.name_any())),
+                            action: "Create".into(),
+                            secondary: None,
+                        };
+                        let _ = ctx.recorder.publish(&ev, &reference).await;
+                    }
+                    Err(e) => {
+                        let ev = Event {
+                            type_: EventType::Warning,
+                            reason: "FailedCreate".into(),
+                            note: Some(format!("Error creating: {e}")),
+                            action: "Create".into(),
+                            secondary: None,
+                        };
+                        let _ = ctx.recorder.publish(&ev, &reference).await;
+                        failure = Some(e.to_string());
+                        break 'create;
+                    }
+                }
+            }
+            batch *= 2;
+        }
+    } else if active.len() > want {
+        let mut victims: Vec<&Pod> = active.clone();
+        victims.sort_by_key(|p| deletion_rank(p));
+        for pod in victims.into_iter().take((active.len() - want).min(BURST)) {
+            match pods_api
+                .delete(&pod.name_any(), &DeleteParams::default())
+                .await
+            {
+                Ok(_) => {
+                    let ev = Event {
+                        type_: EventType::Normal,
+                        reason: "SuccessfulDelete".into(),
+                        note: Some(format!("Deleted pod: {}", pod.name_any())),
+                        action: "Delete".into(),
+                        secondary: None,
+                    };
+                    let _ = ctx.recorder.publish(&ev, &reference).await;
+                }
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    update_status(&ctx.client, &rs, &spec, &mine, failure).await?;
+    // Pods become available minReadySeconds after they are ready: look again then.
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    Ok(if min_ready > 0 {
+        Action::requeue(Duration::from_secs(min_ready as u64))
+    } else {
+        Action::await_change()
+    })
+}
+
+async fn update_status(
+    client: &Client,
+    rs: &ReplicaSet,
+    spec: &k8s_openapi::api::apps::v1::ReplicaSetSpec,
+    pods: &[Pod],
+    failure: Option<String>,
+) -> Result<(), kube::Error> {
+    let template_labels: BTreeMap<String, String> = spec
+        .template
+        .as_ref()
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let min_ready = i64::from(spec.min_ready_seconds.unwrap_or(0));
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let active: Vec<&Pod> = pods.iter().filter(|p| is_active(p)).collect();
+    let count = |f: &dyn Fn(&Pod) -> bool| active.iter().filter(|p| f(p)).count() as i32;
+    let old = rs.status.clone().unwrap_or_default();
+    let mut conditions: Vec<_> = old
+        .conditions
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.type_ != "ReplicaFailure")
+        .collect();
+    if let Some(message) = failure {
+        conditions.push(k8s_openapi::api::apps::v1::ReplicaSetCondition {
+            type_: "ReplicaFailure".into(),
+            status: "True".into(),
+            reason: Some("FailedCreate".into()),
+            message: Some(message),
+            last_transition_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            )),
+        });
+    }
+    let status = ReplicaSetStatus {
+        replicas: active.len() as i32,
+        fully_labeled_replicas: Some(count(&|p: &Pod| {
+            let labels = p.labels();
+            template_labels
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
+        })),
+        ready_replicas: Some(count(&|p: &Pod| ready_since(p).is_some())),
+        available_replicas: Some(count(&|p: &Pod| {
+            ready_since(p).is_some_and(|t| min_ready == 0 || now - t.as_second() >= min_ready)
+        })),
+        observed_generation: rs.metadata.generation,
+        conditions: (!conditions.is_empty()).then_some(conditions),
+        terminating_replicas: old.terminating_replicas,
+    };
+    if rs.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api = Api::<ReplicaSet>::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"status": status});
+    api.patch_status(
+        &rs.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(patch),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    #[test]
+    fn selectors_become_queries() {
+        let sel = LabelSelector {
+            match_labels: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["a".into(), "b".into()]),
+            }]),
+        };
+        assert_eq!(selector_query(&sel), "app=web,tier in (a,b)");
+    }
+
+    #[test]
+    fn selector_matching() {
+        let sel = LabelSelector {
+            match_labels: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "NotIn".into(),
+                values: Some(vec!["db".into()]),
+            }]),
+        };
+        let labels = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(selects(&sel, &labels(&[("app", "web")])));
+        assert!(!selects(&sel, &labels(&[("app", "web"), ("tier", "db")])));
+        assert!(!selects(&sel, &labels(&[("app", "api")])));
+        assert!(!selects(
+            &LabelSelector::default(),
+            &labels(&[("app", "web")])
+        ));
+    }
+
+    #[test]
+    fn unassigned_and_unready_pods_go_first() {
+        let pod = |node: Option<&str>, phase: &str| Pod {
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                node_name: node.map(str::to_string),
+                ..Default::default()
+            }),
+            status: Some(k8s_openapi::api::core::v1::PodStatus {
+                phase: Some(phase.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut pods = [
+            pod(Some("n"), "Running"),
+            pod(None, "Pending"),
+            pod(Some("n"), "Pending"),
+        ];
+        pods.sort_by_key(deletion_rank);
+        assert!(pods[0].spec.as_ref().unwrap().node_name.is_none());
+        assert_eq!(
+            pods[1].status.as_ref().unwrap().phase.as_deref(),
+            Some("Pending")
+        );
+        assert_eq!(
+            pods[2].status.as_ref().unwrap().phase.as_deref(),
+            Some("Running")
+        );
+    }
+}
