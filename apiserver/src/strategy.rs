@@ -184,6 +184,18 @@ pub fn prepare_for_update(
                 }
             }
         }
+        // Upstream's Deployment status strategy keeps only spec and labels: its controller
+        // records the revision annotation along with status, without a generation bump.
+        if info.group == "apps" && info.kind == "Deployment" {
+            match requested["metadata"].get("annotations") {
+                Some(a) => n["metadata"]["annotations"] = a.clone(),
+                None => {
+                    if let Some(m) = n.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("annotations");
+                    }
+                }
+            }
+        }
         n
     } else {
         let mut n = requested;
@@ -232,7 +244,12 @@ pub fn prepare_for_update(
         m.remove("selfLink");
     }
     crate::defaults::on_update(info, old, &mut new);
-    if let Some(gen) = old["metadata"]["generation"].as_i64() {
+    // Only writes of the object itself move its generation; status and other
+    // subresource writes never do.
+    if let Some(gen) = old["metadata"]["generation"]
+        .as_i64()
+        .filter(|_| part == Part::Main)
+    {
         // Deployments also count annotation changes (rollback is requested through one).
         let annotations_count = info.group == "apps" && info.kind == "Deployment";
         if object::without_status_and_meta(old) != object::without_status_and_meta(&new)
