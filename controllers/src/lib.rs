@@ -3,6 +3,8 @@
 //! `k8rs server` runs them in-process against its own secure port; `k8rs
 //! controller-manager` runs them against any cluster.
 
+pub mod deployment;
+pub mod events;
 pub mod namespace;
 pub mod per_namespace;
 pub mod replicaset;
@@ -18,6 +20,7 @@ pub const ALL: &[&str] = &[
     "serviceaccount",
     "root-ca-cert-publisher",
     "replicaset",
+    "deployment",
 ];
 
 /// Resolve a `--controllers` list as upstream does: `*` means every controller, `name`
@@ -103,6 +106,7 @@ pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
             "namespace" => tasks.spawn(namespace::run(client.clone())),
             "serviceaccount" => tasks.spawn(per_namespace::run_serviceaccounts(client.clone())),
             "replicaset" => tasks.spawn(replicaset::run(client.clone())),
+            "deployment" => tasks.spawn(deployment::run(client.clone())),
             "root-ca-cert-publisher" => tasks.spawn(per_namespace::run_root_ca(
                 client.clone(),
                 conn.root_ca.clone(),
@@ -129,7 +133,12 @@ mod tests {
     fn controller_selection_follows_upstream_flags() {
         assert_eq!(select(&[]).unwrap(), ALL.to_vec());
         assert_eq!(select(&s(&["*"])).unwrap(), ALL.to_vec());
-        let others = vec!["serviceaccount", "root-ca-cert-publisher", "replicaset"];
+        let others = vec![
+            "serviceaccount",
+            "root-ca-cert-publisher",
+            "replicaset",
+            "deployment",
+        ];
         assert_eq!(select(&s(&["*", "-namespace"])).unwrap(), others);
         assert_eq!(select(&s(&["-namespace", "*"])).unwrap(), others);
         assert_eq!(select(&s(&["namespace"])).unwrap(), vec!["namespace"]);

@@ -17,7 +17,6 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -27,17 +26,11 @@ const BURST: usize = 500;
 
 struct Ctx {
     client: Client,
-    recorder: Recorder,
+    events: crate::events::Events,
 }
 
 pub async fn run(client: Client) -> anyhow::Result<()> {
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "replicaset-controller".into(),
-            instance: None,
-        },
-    );
+    let events = crate::events::Events::new(client.clone(), "replicaset-controller");
     let sets = Api::<ReplicaSet>::all(client.clone());
     let pods = Api::<Pod>::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
@@ -71,7 +64,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     };
     controller
         .watches(pods, watcher::Config::default(), owners_of)
-        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
+        .run(reconcile, error_policy, Arc::new(Ctx { client, events }))
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!("replicaset controller: {e}");
@@ -264,24 +257,26 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::E
                 {
                     Ok(p) => {
                         created += 1;
-                        let ev = Event {
-                            type_: EventType::Normal,
-                            reason: "SuccessfulCreate".into(),
-                            note: Some(format!("Created pod: {}", p.name_any())),
-                            action: "Create".into(),
-                            secondary: None,
-                        };
-                        let _ = ctx.recorder.publish(&ev, &reference).await;
+                        ctx.events
+                            .publish(
+                                &reference,
+                                false,
+                                "SuccessfulCreate",
+                                "Create",
+                                format!("Created pod: {}", p.name_any()),
+                            )
+                            .await;
                     }
                     Err(e) => {
-                        let ev = Event {
-                            type_: EventType::Warning,
-                            reason: "FailedCreate".into(),
-                            note: Some(format!("Error creating: {e}")),
-                            action: "Create".into(),
-                            secondary: None,
-                        };
-                        let _ = ctx.recorder.publish(&ev, &reference).await;
+                        ctx.events
+                            .publish(
+                                &reference,
+                                true,
+                                "FailedCreate",
+                                "Create",
+                                format!("Error creating: {e}"),
+                            )
+                            .await;
                         failure = Some(e.to_string());
                         break 'create;
                     }
@@ -298,14 +293,15 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::E
                 .await
             {
                 Ok(_) => {
-                    let ev = Event {
-                        type_: EventType::Normal,
-                        reason: "SuccessfulDelete".into(),
-                        note: Some(format!("Deleted pod: {}", pod.name_any())),
-                        action: "Delete".into(),
-                        secondary: None,
-                    };
-                    let _ = ctx.recorder.publish(&ev, &reference).await;
+                    ctx.events
+                        .publish(
+                            &reference,
+                            false,
+                            "SuccessfulDelete",
+                            "Delete",
+                            format!("Deleted pod: {}", pod.name_any()),
+                        )
+                        .await;
                 }
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => return Err(e),
