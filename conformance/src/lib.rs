@@ -1387,3 +1387,21 @@ pub fn parse_table(out: &str) -> Vec<Row> {
         .map(Row)
         .collect()
 }
+
+/// Each item of a JSON list reduced to the given top-level fields (for comparing lists).
+pub fn project(list: &Value, fields: &[&str]) -> Value {
+    Value::Array(
+        list.as_array()
+            .unwrap_or_else(|| panic!("not an array: {list}"))
+            .iter()
+            .map(|item| {
+                Value::Object(
+                    fields
+                        .iter()
+                        .filter_map(|f| item.get(*f).map(|v| (f.to_string(), v.clone())))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}

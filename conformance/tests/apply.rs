@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use k8rs_conformance::{Output, Server};
+use k8rs_conformance::{project, Output, Server};
 use serde_json::{json, Map, Value};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -56,24 +56,6 @@ fn expected_last_applied(yaml: &str, namespace: Option<&str>) -> Value {
         meta.insert("namespace".into(), json!(ns));
     }
     v
-}
-
-/// Keep only `fields` of each element of the JSON array `list`.
-fn project(list: &Value, fields: &[&str]) -> Value {
-    Value::Array(
-        list.as_array()
-            .unwrap_or_else(|| panic!("not an array: {list}"))
-            .iter()
-            .map(|item| {
-                Value::Object(
-                    fields
-                        .iter()
-                        .filter_map(|f| item.get(*f).map(|v| (f.to_string(), v.clone())))
-                        .collect(),
-                )
-            })
-            .collect(),
-    )
 }
 
 /// The object's annotations without the last-applied one and without the

@@ -8,7 +8,7 @@
 use std::thread;
 use std::time::Duration;
 
-use k8rs_conformance::{parse_table, Server};
+use k8rs_conformance::{parse_table, project, Server};
 use serde_json::{json, Value};
 
 /// A Deployment manifest with the given containers (name, image).
@@ -42,24 +42,6 @@ spec:
 #[track_caller]
 fn create(server: &Server, manifest: &str) {
     server.kubectl_stdin(&["create", "-f", "-"], manifest).ok();
-}
-
-/// Keep only `fields` of each element of the JSON array `list`.
-fn project(list: &Value, fields: &[&str]) -> Value {
-    Value::Array(
-        list.as_array()
-            .unwrap_or_else(|| panic!("not an array: {list}"))
-            .iter()
-            .map(|item| {
-                Value::Object(
-                    fields
-                        .iter()
-                        .filter_map(|f| item.get(*f).map(|v| (f.to_string(), v.clone())))
-                        .collect(),
-                )
-            })
-            .collect(),
-    )
 }
 
 fn container_names(d: &Value) -> Vec<String> {
