@@ -153,13 +153,14 @@ impl Filter {
         }
         self.labels.matches(&o.labels)
             && self.fields.matches(|f| match f {
-                "metadata.name" => Some(o.name.clone()),
-                "metadata.namespace" => Some(o.namespace.clone()),
+                // Borrowed: this runs for every event and every filtered watcher.
+                "metadata.name" => Some(o.name.as_str()),
+                "metadata.namespace" => Some(o.namespace.as_str()),
                 _ => o
                     .fields
                     .iter()
                     .find(|(k, _)| *k == f)
-                    .map(|(_, v)| v.clone()),
+                    .map(|(_, v)| v.as_str()),
             })
     }
 

@@ -68,9 +68,11 @@ fn to_bytes(v: &Value) -> Bytes {
 }
 
 impl Api {
+    /// `resources` is every served resource in table (discovery) order; `rests` binds the
+    /// stored ones to storage.
     pub fn new(
+        resources: &[Arc<ResourceInfo>],
         rests: Vec<Arc<Rest>>,
-        computed: Vec<Arc<ResourceInfo>>,
         store: Arc<dyn k8rs_storage::Storage>,
         server_address: &str,
     ) -> anyhow::Result<Api> {
@@ -92,15 +94,7 @@ impl Api {
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("namespaces are not registered"))?;
         // Discovery lists stored and computed resources alike, in table order.
-        let mut infos: Vec<&ResourceInfo> = rests.iter().map(|r| r.info.as_ref()).collect();
-        infos.extend(computed.iter().map(|c| c.as_ref()));
-        let order: HashMap<(&str, &str), usize> = builtin_order();
-        infos.sort_by_key(|r| {
-            order
-                .get(&(r.group.as_str(), r.plural.as_str()))
-                .copied()
-                .unwrap_or(usize::MAX)
-        });
+        let infos: Vec<&ResourceInfo> = resources.iter().map(|r| r.as_ref()).collect();
         let g = discovery::groups(&infos);
         let mut groups = HashMap::new();
         let mut resource_lists = HashMap::new();
@@ -129,9 +123,15 @@ impl Api {
             aggregated,
             openapi,
         };
-        let computed = computed
-            .into_iter()
-            .map(|c| ((c.group.clone(), c.version.clone(), c.plural.clone()), c))
+        let computed = resources
+            .iter()
+            .filter(|r| r.virtual_kind.is_some())
+            .map(|c| {
+                (
+                    (c.group.clone(), c.version.clone(), c.plural.clone()),
+                    c.clone(),
+                )
+            })
             .collect();
         Ok(Api {
             rests,
@@ -581,16 +581,7 @@ impl Api {
             labels: p.labels.clone(),
             fields: p.fields.clone(),
         };
-        // Reuse list's checks of field selectors.
-        rest.list(
-            ns,
-            &ListParams {
-                limit: 1,
-                resource_version: Rv::Any,
-                ..p.clone()
-            },
-        )
-        .await?;
+        rest.check_fields(&p.fields)?;
         // Option combinations were validated with the query (upstream's ValidateListOptions).
         let watch_list = p.send_initial_events == Some(true);
         let start = match (p.send_initial_events, p.resource_version) {
@@ -683,22 +674,6 @@ impl Api {
         });
         Ok(stream_response(rx, out))
     }
-}
-
-/// Position of each resource in the built-in table, for discovery order.
-fn builtin_order() -> HashMap<(&'static str, &'static str), usize> {
-    static ORDER: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
-    let order = ORDER.get_or_init(|| {
-        crate::builtin::resources()
-            .into_iter()
-            .map(|r| (r.group, r.plural))
-            .collect()
-    });
-    order
-        .iter()
-        .enumerate()
-        .map(|(i, (g, p))| ((g.as_str(), p.as_str()), i))
-        .collect()
 }
 
 fn write_options(q: &Query) -> ApiResult<WriteOptions> {

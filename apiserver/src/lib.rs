@@ -75,21 +75,24 @@ async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>> {
 
 /// The API of every built-in resource over `store`, with its watch caches started.
 pub fn build_api(store: Arc<dyn Storage>, server_address: &str) -> Result<Arc<Api>> {
-    let (computed, stored): (Vec<_>, Vec<_>) = builtin::resources()
-        .into_iter()
-        .map(Arc::new)
-        .partition(|r| r.virtual_kind.is_some());
-    let rests = stored
-        .into_iter()
+    let resources: Vec<Arc<_>> = builtin::resources().into_iter().map(Arc::new).collect();
+    let rests = resources
+        .iter()
+        .filter(|r| r.virtual_kind.is_none())
         .map(|info| {
             Arc::new(Rest {
                 cache: Cacher::start(store.clone(), info.clone()),
-                info,
+                info: info.clone(),
                 store: store.clone(),
             })
         })
         .collect();
-    Ok(Arc::new(Api::new(rests, computed, store, server_address)?))
+    Ok(Arc::new(Api::new(
+        &resources,
+        rests,
+        store,
+        server_address,
+    )?))
 }
 
 /// Create what every cluster starts with; existing objects are left alone.

@@ -752,7 +752,7 @@ impl Rest {
     }
 
     /// Unsupported field selectors are a 400, as upstream.
-    fn check_fields(&self, fields: &crate::selector::FieldSelector) -> ApiResult<()> {
+    pub fn check_fields(&self, fields: &crate::selector::FieldSelector) -> ApiResult<()> {
         for (f, _, _) in &fields.terms {
             let ok = f == "metadata.name"
                 || (f == "metadata.namespace")

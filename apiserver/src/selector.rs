@@ -203,9 +203,9 @@ impl FieldSelector {
     }
 
     /// Match against a lookup of field values; `None` from the lookup means unsupported.
-    pub fn matches(&self, lookup: impl Fn(&str) -> Option<String>) -> bool {
+    pub fn matches<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.terms.iter().all(|(f, eq, v)| match lookup(f) {
-            Some(actual) => (actual == *v) == *eq,
+            Some(actual) => (actual == v) == *eq,
             None => false,
         })
     }
@@ -258,8 +258,8 @@ mod tests {
     fn field_selectors() {
         let f = FieldSelector::parse("metadata.name=a,status.phase!=Running").unwrap();
         let lookup = |k: &str| match k {
-            "metadata.name" => Some("a".to_string()),
-            "status.phase" => Some("Pending".to_string()),
+            "metadata.name" => Some("a"),
+            "status.phase" => Some("Pending"),
             _ => None,
         };
         assert!(f.matches(lookup));
