@@ -1,12 +1,12 @@
 //! Resources answered by computation rather than storage: the authentication and
 //! authorization reviews (create-only) and component statuses (read-only). Their answers
-//! describe this server as it is: x509 client certificates authenticate, no bearer-token
-//! authenticator exists yet, and every authenticated user is authorized.
+//! describe this server as it is: x509 client certificates and service-account tokens
+//! authenticate, and every authenticated user is authorized.
 
 use k8rs_storage::Storage;
 use serde_json::{json, Value};
 
-use crate::handler::User;
+use crate::handler::{Api, User};
 use crate::resource::{ResourceInfo, Virtual};
 use crate::status::{ApiError, ApiResult};
 
@@ -15,11 +15,19 @@ const AUTHORIZER_REASON: &str =
     "k8rs authorizes every authenticated user (RBAC is not enforced yet)";
 
 fn user_info(user: &User) -> Value {
-    json!({"username": user.name, "groups": user.groups})
+    let mut v = json!({"username": user.name, "groups": user.groups});
+    if !user.uid.is_empty() {
+        v["uid"] = json!(user.uid);
+    }
+    if !user.extra.is_empty() {
+        v["extra"] = json!(user.extra);
+    }
+    v
 }
 
 /// Answer a `create` of a review: the request object with its `status` filled in.
-pub fn create(
+pub async fn create(
+    api: &Api,
     kind: Virtual,
     info: &ResourceInfo,
     user: &User,
@@ -46,7 +54,23 @@ pub fn create(
                     vec![crate::status::Cause::required("spec.token", "")],
                 ));
             }
-            json!({"authenticated": false, "user": {}, "error": "no bearer token authenticator is configured"})
+            let token = body["spec"]["token"].as_str().unwrap_or_default();
+            let wanted: Option<Vec<String>> = body["spec"]["audiences"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                });
+            match api.authenticate_token(token, wanted.as_deref()).await {
+                Ok((who, audiences)) => json!({
+                    "authenticated": true,
+                    "user": user_info(&who),
+                    "audiences": audiences,
+                }),
+                Err(why) => json!({"user": {}, "error": why}),
+            }
         }
         Virtual::SelfSubjectAccessReview
         | Virtual::SubjectAccessReview

@@ -119,6 +119,19 @@ fn subresources(r: &ResourceInfo) -> Vec<Subresource> {
     }
     if r.group.is_empty() && r.kind == "Pod" {
         subs.push(("binding", vec!["create"], Some(("", "v1", "Binding"))));
+        subs.push(("ephemeralcontainers", vec!["get", "patch", "update"], None));
+        subs.push((
+            "eviction",
+            vec!["create"],
+            Some(("policy", "v1", "Eviction")),
+        ));
+    }
+    if r.group.is_empty() && r.kind == "ServiceAccount" {
+        subs.push((
+            "token",
+            vec!["create"],
+            Some(("authentication.k8s.io", "v1", "TokenRequest")),
+        ));
     }
     if r.group == "certificates.k8s.io" && r.kind == "CertificateSigningRequest" {
         subs.push(("approval", vec!["get", "patch", "update"], None));

@@ -39,6 +39,9 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 pub struct User {
     pub name: String,
     pub groups: Vec<String>,
+    /// Empty for certificate users; the service account's uid for its tokens.
+    pub uid: String,
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Everything the handler serves, built once at start.
@@ -50,6 +53,8 @@ pub struct Api {
     namespaces: Arc<Rest>,
     docs: Docs,
     pub ready: AtomicBool,
+    /// Issues and checks service-account tokens; set once the signing key is loaded.
+    pub tokens: std::sync::OnceLock<crate::sa_token::Tokens>,
 }
 
 /// Discovery and OpenAPI documents, rendered once.
@@ -141,6 +146,7 @@ impl Api {
             namespaces,
             docs,
             ready: AtomicBool::new(false),
+            tokens: std::sync::OnceLock::new(),
         })
     }
 
@@ -184,6 +190,18 @@ impl Api {
                 "application/json",
             );
         }
+        // A client certificate wins; otherwise a bearer token may authenticate.
+        let user = match user {
+            Some(u) => Some(u),
+            None => match bearer_token(&req) {
+                Some(token) => self
+                    .authenticate_token(token, None)
+                    .await
+                    .ok()
+                    .map(|(u, _)| u),
+                None => None,
+            },
+        };
         let Some(user) = user else {
             return error_response(&ApiError::unauthorized());
         };
@@ -237,6 +255,13 @@ impl Api {
             return self.openapi(rest, accept.as_deref());
         }
         let json = |b: &Bytes| Ok(json_response(StatusCode::OK, b.clone(), "application/json"));
+        if let Some(doc) = self.issuer_discovery(path) {
+            return Ok(json_response(
+                StatusCode::OK,
+                to_bytes(&doc),
+                "application/json",
+            ));
+        }
         match request::parse(path) {
             Route::Root { legacy } => {
                 if let Some(v) = discovery::aggregated_version(accept.as_deref()) {
@@ -345,6 +370,14 @@ impl Api {
         let part = match rp.subresource.as_deref() {
             None => Part::Main,
             Some("status") if info.status_subresource => Part::Status,
+            Some("ephemeralcontainers")
+                if info.group.is_empty()
+                    && info.kind == "Pod"
+                    && rp.name.is_some()
+                    && matches!(*req.method(), Method::GET | Method::PUT | Method::PATCH) =>
+            {
+                Part::EphemeralContainers
+            }
             Some("finalize") if is_namespace && req.method() == Method::PUT => Part::Finalize,
             Some("approval")
                 if info.group == "certificates.k8s.io" && req.method() != Method::POST =>
@@ -367,6 +400,35 @@ impl Api {
             }
             Some("scale") if info.scale_subresource => {
                 return self.scale(req, &rest, &rp, &query, out).await;
+            }
+            Some("eviction")
+                if info.group.is_empty() && info.kind == "Pod" && req.method() == Method::POST =>
+            {
+                let name = rp.name.as_deref().ok_or_else(ApiError::no_route)?;
+                let body = read_object(req, EVICTION_TYPE).await?;
+                let ns = rp.namespace.as_deref().unwrap_or_default();
+                let status = self.evict(&rest, ns, name, body, query.dry_run()?).await?;
+                return Ok(json_response(
+                    StatusCode::CREATED,
+                    to_bytes(&status),
+                    "application/json",
+                ));
+            }
+            Some("token")
+                if info.group.is_empty()
+                    && info.kind == "ServiceAccount"
+                    && req.method() == Method::POST =>
+            {
+                let name = rp.name.as_deref().ok_or_else(ApiError::no_route)?;
+                let body = read_object(req, TOKEN_REQUEST_TYPE).await?;
+                let out = self
+                    .token_request(&rest, rp.namespace.as_deref(), name, body)
+                    .await?;
+                return Ok(json_response(
+                    StatusCode::CREATED,
+                    to_bytes(&out),
+                    "application/json",
+                ));
             }
             Some(_) => return Err(ApiError::no_route()),
         };
@@ -413,7 +475,8 @@ impl Api {
                 if !info.has_verb("create") {
                     return Err(verb_denied("create"));
                 }
-                let opts = write_options(&query)?;
+                let opts = write_options(&query, &req)?;
+                let mut warnings = duplicate_fields(&req, &opts)?;
                 let mut body = read_object(req, info.rust_type).await?;
                 crate::strategy::stamp_requester(&info, &mut body, user);
                 if let Some(ns) = ns {
@@ -424,23 +487,73 @@ impl Api {
                     )
                     .await?;
                 }
+                warnings.extend(
+                    crate::admission::admit_create(self, &info, ns, &mut body, opts.dry_run)
+                        .await?,
+                );
                 let w = rest.create(ns, body, opts).await?;
+                warnings.extend(w.warnings);
                 Ok(object_response(
                     StatusCode::CREATED,
                     out,
                     &w.object,
-                    &w.warnings,
+                    &warnings,
                 ))
             }
             (&Method::PUT, Some(name)) => {
-                let opts = write_options(&query)?;
+                let opts = write_options(&query, &req)?;
+                let mut warnings = duplicate_fields(&req, &opts)?;
                 let body = read_object(req, info.rust_type).await?;
                 let w = rest.update(ns, name, body, part, opts).await?;
-                Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
+                warnings.extend(w.warnings);
+                Ok(object_response(StatusCode::OK, out, &w.object, &warnings))
             }
             (&Method::PATCH, Some(name)) => {
-                let opts = write_options(&query)?;
+                let opts = write_options(&query, &req)?;
                 let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+                let force = query.flag("force");
+                let is_apply = crate::apply::is_apply_patch(&content_type);
+                crate::apply::check_patch_options(is_apply, &opts.field_manager, force)?;
+                if is_apply {
+                    let mut warnings = duplicate_fields(&req, &opts)?;
+                    let config = crate::apply::parse_config(&content_type, req.body())?;
+                    let w = match rest
+                        .apply(ns, name, config.clone(), part, opts, force)
+                        .await
+                    {
+                        // Applying to a missing object creates it, as a create would.
+                        Err(e)
+                            if e.code == 404
+                                && part == Part::Main
+                                && e.name.as_deref() == Some(name) =>
+                        {
+                            if let Some(ns) = ns {
+                                rest.check_namespace(&self.namespaces, ns, name).await?;
+                            }
+                            let manager = &opts.field_manager;
+                            let mut obj =
+                                crate::apply::apply(&info, None, &config, manager, part, force)?;
+                            let admitted = crate::admission::admit_create(
+                                self,
+                                &info,
+                                ns,
+                                &mut obj,
+                                opts.dry_run,
+                            )
+                            .await?;
+                            warnings.extend(admitted);
+                            rest.create_applied(ns, obj, opts).await?
+                        }
+                        r => r?,
+                    };
+                    warnings.extend(w.warnings);
+                    let code = if w.created {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    };
+                    return Ok(object_response(code, out, &w.object, &warnings));
+                }
                 let raw = req.into_body();
                 let patch = Patch::parse(&content_type, &raw, info.rust_type)?;
                 let w = rest
@@ -449,30 +562,30 @@ impl Api {
                 Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
             }
             (&Method::DELETE, Some(name)) => {
-                let dry_run = query.dry_run()?;
-                let raw = req.into_body();
-                let body: Value = if raw.iter().all(u8::is_ascii_whitespace) {
-                    json!({})
-                } else {
-                    serde_json::from_slice(&raw)
-                        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-                };
-                let opts = DeleteOptions::from_body(&body, dry_run)?;
+                let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+                let opts = DeleteOptions::from_request(&ct, req.body(), &query)?;
                 match rest.delete(ns, name, &opts).await? {
                     Deleted::Gone(status) => Ok(json_response(
                         StatusCode::OK,
                         to_bytes(&status),
                         "application/json",
                     )),
-                    Deleted::Pending(v) => Ok(object_response(StatusCode::OK, out, &v, &[])),
+                    // Upstream answers 202 only when the client asked for cascading with
+                    // the legacy orphanDependents=false and the object is still there.
+                    Deleted::Pending(v) => {
+                        let code = if opts.orphan_dependents == Some(false) {
+                            StatusCode::ACCEPTED
+                        } else {
+                            StatusCode::OK
+                        };
+                        Ok(object_response(code, out, &v, &[]))
+                    }
                 }
             }
             (&Method::DELETE, None) => {
                 let p = query.list_options(false)?;
-                let opts = DeleteOptions {
-                    dry_run: query.dry_run()?,
-                    ..Default::default()
-                };
+                let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
+                let opts = DeleteOptions::from_request(&ct, req.body(), &query)?;
                 let items = rest.delete_collection(ns, &p, &opts).await?;
                 let list = json!({"kind": info.list_kind, "apiVersion": info.api_version(), "metadata": {}, "items": items});
                 Ok(json_response(
@@ -543,7 +656,9 @@ impl Api {
         match (&method, rp.name.as_deref()) {
             (&Method::POST, None) if info.has_verb("create") => {
                 let body = read_object(req, info.rust_type).await?;
-                let v = crate::computed::create(kind, info, user, rp.namespace.as_deref(), body)?;
+                let v =
+                    crate::computed::create(self, kind, info, user, rp.namespace.as_deref(), body)
+                        .await?;
                 Ok(object_response(StatusCode::CREATED, out, &v, &[]))
             }
             (&Method::GET, Some(name)) if info.has_verb("get") => {
@@ -676,11 +791,22 @@ impl Api {
     }
 }
 
-fn write_options(q: &Query) -> ApiResult<WriteOptions> {
+fn write_options<B>(q: &Query, req: &Request<B>) -> ApiResult<WriteOptions> {
+    let user_agent = header_str(req, header::USER_AGENT);
     Ok(WriteOptions {
         dry_run: q.dry_run()?,
         field_validation: q.field_validation()?,
+        field_manager: crate::apply::FieldManager::from_request(
+            q.get("fieldManager"),
+            user_agent.as_deref(),
+        )?,
     })
+}
+
+/// Duplicate keys in a JSON or YAML request body, by the request's field validation.
+fn duplicate_fields(req: &Request<Bytes>, opts: &WriteOptions) -> ApiResult<Vec<String>> {
+    let content_type = header_str(req, header::CONTENT_TYPE).unwrap_or_default();
+    crate::apply::duplicate_fields::check(&content_type, req.body(), opts.field_validation)
 }
 
 /// A parsed PATCH body.
@@ -706,7 +832,7 @@ impl Patch {
             other => Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other})"),
+                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other})"),
             )),
         }
     }
@@ -775,6 +901,20 @@ async fn drain(body: &mut Incoming, max: usize) {
 }
 
 /// Read a JSON or YAML object body, checking the media type.
+/// The k8s-openapi type of the `pods/eviction` subresource's body.
+const EVICTION_TYPE: &str = "k8s_openapi::api::policy::v1::Eviction";
+
+/// The k8s-openapi type of the `serviceaccounts/token` subresource's body.
+const TOKEN_REQUEST_TYPE: &str = "k8s_openapi::api::authentication::v1::TokenRequest";
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer_token(req: &Request<Bytes>) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The k8s-openapi type of the `pods/binding` subresource's body.
 const BINDING_TYPE: &str = "k8s_openapi::api::core::v1::Binding";
 

@@ -2,28 +2,39 @@
 //! storage backend (embedded or etcd), LIST and WATCH served from a watch cache, discovery
 //! and OpenAPI generated from the same resource descriptions, HTTPS with x509 client auth.
 
+pub mod admission;
+pub mod apply;
 pub mod bootstrap;
 pub mod builtin;
 pub mod cacher;
 pub mod computed;
 pub mod conversion;
 pub mod defaults;
+pub mod deletion;
 pub mod discovery;
 pub mod encode;
+pub mod eviction;
 pub mod handler;
+pub mod jwt;
+pub mod kubernetes_endpoints;
 pub mod object;
 pub mod openapi;
 pub mod params;
 pub mod patch;
+pub mod pod_spec_validation;
+pub mod pod_validation;
 pub mod printers;
 pub mod protobuf;
+pub mod quota;
 pub mod request;
 pub mod resource;
 pub mod rest;
+pub mod sa_token;
 pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod server;
+pub mod service_validation;
 pub mod status;
 pub mod strategy;
 pub mod tls;
@@ -100,6 +111,7 @@ pub async fn bootstrap(api: &Api) -> Result<()> {
     let opts = WriteOptions {
         dry_run: false,
         field_validation: params::FieldValidation::Strict,
+        field_manager: apply::FieldManager::internal(),
     };
     for (group, version, plural, body) in bootstrap::objects() {
         let rest = api
@@ -157,6 +169,7 @@ pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
     } else {
         ip.to_string()
     };
+    let client_ip = client_host.clone();
     let host = if client_host.contains(':') {
         format!("[{client_host}]")
     } else {
@@ -169,8 +182,11 @@ pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
 
     let store = open_storage(&config).await?;
     let api = build_api(store.clone(), &format!("{host}:{}", local.port()))?;
+    let signer = jwt::Signer::load_or_create(&config.data_dir.join("pki"))?;
+    let _ = api.tokens.set(sa_token::Tokens::new(signer));
     bootstrap(&api).await?;
     defaults::ipalloc::ensure_kubernetes_service(&api, local.port()).await?;
+    kubernetes_endpoints::ensure(&api, &client_ip, local.port()).await?;
     api.ready.store(true, Ordering::Release);
     spawn_compactor(store);
     on_ready(kubeconfig);

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::cacher::{CachedObject, Cacher, Filter};
 use crate::defaults::ipalloc;
+use crate::deletion::{self, Decision};
 use crate::object::{self, meta_mut, meta_str};
 use crate::params::{FieldValidation, ListParams, Rv, RvMatch};
 use crate::resource::ResourceInfo;
@@ -30,6 +31,30 @@ pub struct Rest {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// Who writes: recorded in `metadata.managedFields`.
+    pub field_manager: crate::apply::FieldManager,
+}
+
+impl WriteOptions {
+    /// The server's own writes (bootstrap, allocations, admission bookkeeping).
+    pub fn internal() -> WriteOptions {
+        WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Strict,
+            field_manager: crate::apply::FieldManager::internal(),
+        }
+    }
+}
+
+/// How a write is recorded in the object's managedFields.
+#[derive(Clone, Copy)]
+enum Record<'a> {
+    /// Not at all (the server's own changes, `/scale`, bindings).
+    Nothing,
+    /// As an Update by this manager.
+    Update(&'a crate::apply::FieldManager),
+    /// Already, by a server-side apply.
+    Applied,
 }
 
 /// A successful write: the object and any warnings for the `Warning` header.
@@ -55,36 +80,7 @@ pub enum Deleted {
     Pending(Value),
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct DeleteOptions {
-    pub precondition_uid: Option<String>,
-    pub precondition_rv: Option<u64>,
-    pub dry_run: bool,
-}
-
-impl DeleteOptions {
-    pub fn from_body(body: &Value, dry_run_query: bool) -> ApiResult<Self> {
-        let pre = &body["preconditions"];
-        let rv = match pre["resourceVersion"].as_str() {
-            None | Some("") => None,
-            Some(v) => Some(v.parse().map_err(|_| {
-                ApiError::bad_request(format!("invalid precondition resourceVersion {v:?}"))
-            })?),
-        };
-        let dry_run = dry_run_query
-            || body["dryRun"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|v| v == "All"));
-        Ok(DeleteOptions {
-            precondition_uid: pre["uid"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            precondition_rv: rv,
-            dry_run,
-        })
-    }
-}
+pub use crate::deletion::DeleteOptions;
 
 /// Continue tokens: where the next page starts and the revision the list is read at, as
 /// upstream encodes them (base64 JSON).
@@ -248,6 +244,18 @@ impl Rest {
         body: Value,
         opts: WriteOptions,
     ) -> ApiResult<Written> {
+        self.create_as(ns, body, opts, true).await
+    }
+
+    /// Create; `record` says whether the write is recorded as an Update by the field
+    /// manager (a server-side apply has recorded itself already).
+    async fn create_as(
+        &self,
+        ns: Option<&str>,
+        body: Value,
+        opts: WriteOptions,
+        record: bool,
+    ) -> ApiResult<Written> {
         let (mut obj, warnings) = self.decode_body(body, &opts)?;
         let body_ns = meta_str(&obj, "namespace").to_string();
         let meta = meta_mut(&mut obj)
@@ -299,6 +307,10 @@ impl Rest {
             meta.remove(k);
         }
         strategy::prepare_for_create(&self.info, &mut obj);
+        if record {
+            let manager = &opts.field_manager;
+            crate::apply::record_update(&self.info, None, &mut obj, manager, Part::Main);
+        }
         self.validate(&obj, &name)?;
         // Service IPs and node ports are taken before the write, given back if it fails.
         let claimed =
@@ -357,13 +369,14 @@ impl Rest {
         }
         let precondition = object::resource_version(&obj).map_err(ApiError::bad_request)?;
         let mut w = self
-            .read_modify_write(
+            .read_modify_write_as(
                 ns,
                 name,
                 precondition,
                 opts.dry_run,
                 |_| Ok(obj.clone()),
                 part,
+                Record::Update(&opts.field_manager),
             )
             .await?;
         w.warnings = warnings;
@@ -381,7 +394,7 @@ impl Rest {
     ) -> ApiResult<Written> {
         let warnings = std::sync::Mutex::new(Vec::new());
         let mut w = self
-            .read_modify_write(
+            .read_modify_write_as(
                 ns,
                 name,
                 None,
@@ -407,10 +420,70 @@ impl Rest {
                     Ok(obj)
                 },
                 part,
+                Record::Update(&opts.field_manager),
             )
             .await?;
         w.warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
         Ok(w)
+    }
+
+    /// Server-side apply of `config` (an applied configuration) by `opts.field_manager` to
+    /// an existing object (404 if there is none: the caller creates it, through admission,
+    /// with [`Self::create_applied`]). Conflicts with other managers' fields are a 409
+    /// unless `force`.
+    pub async fn apply(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        config: Value,
+        part: Part,
+        opts: WriteOptions,
+        force: bool,
+    ) -> ApiResult<Written> {
+        let body_name = meta_str(&config, "name");
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let warnings = std::sync::Mutex::new(Vec::new());
+        let updated = self
+            .read_modify_write_as(
+                ns,
+                name,
+                None,
+                opts.dry_run,
+                |current| {
+                    let merged = crate::apply::apply(
+                        &self.info,
+                        Some(current),
+                        &config,
+                        &opts.field_manager,
+                        part,
+                        force,
+                    )?;
+                    let (obj, warn) = self.decode_body(merged, &opts)?;
+                    *warnings.lock().unwrap_or_else(|p| p.into_inner()) = warn;
+                    Ok(obj)
+                },
+                part,
+                Record::Applied,
+            )
+            .await;
+        let mut w = updated?;
+        w.warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok(w)
+    }
+
+    /// Create the object a server-side apply to a missing object computed (with its
+    /// managedFields recorded already), after admission.
+    pub async fn create_applied(
+        &self,
+        ns: Option<&str>,
+        obj: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<Written> {
+        self.create_as(ns, obj, opts, false).await
     }
 
     /// Write the `/scale` subresource: `change` turns the current Scale into the requested
@@ -545,6 +618,31 @@ impl Rest {
         compute: impl Fn(&Value) -> ApiResult<Value>,
         part: Part,
     ) -> ApiResult<Written> {
+        self.read_modify_write_as(
+            ns,
+            name,
+            precondition,
+            dry_run,
+            compute,
+            part,
+            Record::Nothing,
+        )
+        .await
+    }
+
+    /// [`Self::read_modify_write`], recording the write as an Update by `manager` in the
+    /// object's managedFields when one is given.
+    #[allow(clippy::too_many_arguments, reason = "the write plus who makes it")]
+    async fn read_modify_write_as(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        precondition: Option<u64>,
+        dry_run: bool,
+        compute: impl Fn(&Value) -> ApiResult<Value>,
+        part: Part,
+        record: Record<'_>,
+    ) -> ApiResult<Written> {
         let key = self.info.key(ns, name);
         loop {
             let kv = self
@@ -558,10 +656,30 @@ impl Rest {
             }
             let old = self.decode_stored(&key, &kv.value, kv.mod_revision)?;
             let requested = compute(&old)?;
+            let requested_managed = match record {
+                Record::Applied => requested["metadata"].get("managedFields").cloned(),
+                _ => None,
+            };
             let mut new = strategy::prepare_for_update(&self.info, &old, requested, part);
+            match record {
+                Record::Nothing => {}
+                Record::Update(m) => {
+                    crate::apply::record_update(&self.info, Some(&old), &mut new, m, part)
+                }
+                // A subresource's strategy starts from the stored object: the applied
+                // managedFields are carried over.
+                Record::Applied => {
+                    if let Some(m) = meta_mut(&mut new) {
+                        match requested_managed {
+                            Some(f) => m.insert("managedFields".into(), f),
+                            None => m.remove("managedFields"),
+                        };
+                    }
+                }
+            }
             object::set_resource_version(&mut new, kv.mod_revision);
             self.validate(&new, name)?;
-            if let Some(causes) = strategy::validate_update(&self.info, &old, &new) {
+            if let Some(causes) = strategy::validate_update(&self.info, &old, &new, part) {
                 return Err(ApiError::invalid(
                     &self.info.kind,
                     &self.info.group,
@@ -581,7 +699,7 @@ impl Rest {
                 });
             }
             // The last finalizer removed from an object being deleted: delete it now.
-            if strategy::ready_to_delete(&new) {
+            if deletion::delete_during_update(&self.info, &old, &new) {
                 claimed.rollback(&*self.store).await;
                 return match self.store.delete(&key, Some(kv.mod_revision)).await {
                     Ok((rv, _)) => {
@@ -659,9 +777,14 @@ impl Rest {
                     ));
                 }
             }
-            // Objects with finalizers are only marked; whoever owns a finalizer removes it.
-            if let Some(mut marked) = strategy::mark_for_deletion(&self.info, &obj) {
-                if marked == obj || opts.dry_run {
+            // Objects with finalizers (and pods given a grace period) are only marked;
+            // whoever owns a finalizer removes it, the node confirms a pod's deletion.
+            let decision = deletion::decide(&self.info, &obj, opts, chrono::Utc::now());
+            if decision == Decision::Pending {
+                return Ok(Deleted::Pending(obj));
+            }
+            if let Decision::Mark(mut marked) = decision {
+                if opts.dry_run {
                     return Ok(Deleted::Pending(marked));
                 }
                 match self

@@ -62,7 +62,12 @@ pub async fn serve(
                     // Every authenticated user is in system:authenticated, as upstream's
                     // authenticator adds it.
                     groups.push("system:authenticated".to_string());
-                    User { name, groups }
+                    User {
+                        name,
+                        groups,
+                        uid: String::new(),
+                        extra: Default::default(),
+                    }
                 });
             let service = service_fn(move |req| {
                 let api = api.clone();

@@ -252,6 +252,16 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// Upstream's `NewForbidden`: a request refused for a reason about this object.
+    pub fn forbidden_for(res: &Qualified<'_>, name: &str, why: &str) -> Self {
+        let message = if name.is_empty() {
+            format!("{} is forbidden: {why}", res.name())
+        } else {
+            format!("{} \"{name}\" is forbidden: {why}", res.name())
+        };
+        Self::new(403, "Forbidden", message).about(res, name)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             500,
@@ -297,9 +307,14 @@ impl ApiError {
                 Value::Array(
                     self.causes
                         .iter()
-                        .map(
-                            |c| json!({"reason": c.reason, "message": c.message, "field": c.field}),
-                        )
+                        .map(|c| {
+                            let mut cause = json!({"reason": c.reason, "message": c.message});
+                            // `field` is omitted when empty, as upstream's omitempty.
+                            if !c.field.is_empty() {
+                                cause["field"] = json!(c.field);
+                            }
+                            cause
+                        })
                         .collect(),
                 ),
             );

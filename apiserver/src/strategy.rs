@@ -63,6 +63,8 @@ pub enum Part {
     Approval,
     /// The server's own whole-object change (a pod's binding sets spec and status at once).
     Internal,
+    /// A pod's `spec.ephemeralContainers` (`/ephemeralcontainers`).
+    EphemeralContainers,
 }
 
 /// Objects that record who asked for them: a CertificateSigningRequest's `spec.username`,
@@ -174,6 +176,10 @@ pub fn prepare_for_update(
         n
     } else if part == Part::Internal {
         requested
+    } else if part == Part::EphemeralContainers {
+        let mut n = old.clone();
+        n["spec"]["ephemeralContainers"] = requested["spec"]["ephemeralContainers"].clone();
+        n
     } else if part == Part::Status {
         let mut n = old.clone();
         match requested.get("status") {
@@ -267,6 +273,7 @@ pub fn prepare_for_update(
 /// `validation`). Returns field causes.
 pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
+    causes.extend(crate::deletion::validate_finalizers(obj));
     if info.group.is_empty() && matches!(info.kind.as_str(), "ConfigMap" | "Secret") {
         let fields: &[&str] = if info.kind == "ConfigMap" {
             &["data", "binaryData"]
@@ -289,13 +296,24 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
         }
     }
     crate::workload_validation::validate(info, obj, &mut causes);
+    if info.group.is_empty() && info.kind == "Service" {
+        crate::service_validation::validate(obj, &mut causes);
+    }
     causes
 }
 
 /// Rules on what an update may change.
-pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Option<Vec<Cause>> {
+pub fn validate_update(
+    info: &ResourceInfo,
+    old: &Value,
+    new: &Value,
+    part: Part,
+) -> Option<Vec<Cause>> {
     let mut causes = Vec::new();
     crate::workload_validation::validate_update(info, old, new, &mut causes);
+    if info.group.is_empty() && info.kind == "Pod" {
+        crate::pod_validation::validate_update(old, new, part, &mut causes);
+    }
     // Objects being deleted may not gain finalizers (upstream: "no new finalizers can be
     // added if the object is being deleted").
     if !old["metadata"]["deletionTimestamp"].is_null() {
@@ -313,40 +331,4 @@ pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Option<
         }
     }
     (!causes.is_empty()).then_some(causes)
-}
-
-/// A delete of an object with finalizers only marks it (deletionTimestamp set once);
-/// `None` means delete it now. Namespaces always go through Terminating.
-pub fn mark_for_deletion(info: &ResourceInfo, obj: &Value) -> Option<Value> {
-    let has_finalizers = obj["metadata"]["finalizers"]
-        .as_array()
-        .is_some_and(|a| !a.is_empty());
-    let is_namespace = info.group.is_empty() && info.kind == "Namespace";
-    let ns_finalizers = is_namespace
-        && obj["spec"]["finalizers"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty());
-    if !has_finalizers && !ns_finalizers {
-        return None;
-    }
-    let mut marked = obj.clone();
-    if marked["metadata"]["deletionTimestamp"].is_null() {
-        marked["metadata"]["deletionTimestamp"] = json!(object::now_rfc3339());
-        marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-    }
-    if is_namespace {
-        marked["status"]["phase"] = json!("Terminating");
-    }
-    Some(marked)
-}
-
-/// An object marked for deletion whose finalizers are all gone.
-pub fn ready_to_delete(obj: &Value) -> bool {
-    !obj["metadata"]["deletionTimestamp"].is_null()
-        && obj["metadata"]["finalizers"]
-            .as_array()
-            .is_none_or(|a| a.is_empty())
-        && obj["spec"]["finalizers"]
-            .as_array()
-            .is_none_or(|a| a.is_empty())
 }

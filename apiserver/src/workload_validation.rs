@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::resource::ResourceInfo;
 use crate::selector::LabelSelector;
 use crate::status::Cause;
-use crate::validation::dns1123_label_errors;
 
 /// Kinds with `spec.replicas`, `spec.selector` and `spec.template`.
 fn is_replicated(info: &ResourceInfo) -> bool {
@@ -42,6 +41,11 @@ pub fn validate(info: &ResourceInfo, obj: &Value, causes: &mut Vec<Cause>) {
         ("batch", "Job") => pod_spec(
             &obj["spec"]["template"]["spec"],
             "spec.template.spec",
+            causes,
+        ),
+        ("batch", "CronJob") => pod_spec(
+            &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            "spec.jobTemplate.spec.template.spec",
             causes,
         ),
         _ => {}
@@ -86,43 +90,9 @@ fn selector_matches_template(info: &ResourceInfo, spec: &Value, causes: &mut Vec
     }
 }
 
-/// Containers: at least one; each with a unique DNS-label name and an image.
+/// A pod spec, wherever it sits (pods, templates): `pod_spec_validation` has the rules.
 fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
-    let containers = spec["containers"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    if containers.is_empty() {
-        causes.push(Cause::required(&format!("{path}.containers"), ""));
-    }
-    let mut seen: Vec<&str> = Vec::new();
-    for (list, items) in [
-        ("initContainers", spec["initContainers"].as_array()),
-        ("containers", Some(&containers.to_vec())),
-    ] {
-        for (i, c) in items.into_iter().flatten().enumerate() {
-            let at = format!("{path}.{list}[{i}]");
-            let name = c["name"].as_str().unwrap_or_default();
-            if name.is_empty() {
-                causes.push(Cause::required(&format!("{at}.name"), ""));
-            } else {
-                for e in dns1123_label_errors(name) {
-                    causes.push(Cause::invalid(&format!("{at}.name"), name, &e));
-                }
-                if seen.contains(&name) {
-                    causes.push(Cause {
-                        reason: "FieldValueDuplicate".into(),
-                        message: format!("Duplicate value: \"{name}\""),
-                        field: format!("{at}.name"),
-                    });
-                }
-                seen.push(name);
-            }
-            if c["image"].as_str().unwrap_or_default().trim().is_empty() {
-                causes.push(Cause::required(&format!("{at}.image"), ""));
-            }
-        }
-    }
+    crate::pod_spec_validation::validate(spec, path, causes);
 }
 
 /// `spec.selector` of apps/v1 workloads and Jobs cannot change.

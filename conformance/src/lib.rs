@@ -1228,6 +1228,25 @@ impl Server {
         self.kubectl(&a).json()
     }
 
+    /// `kubectl patch TARGET --subresource=status --type=merge -p PATCH`: what a kubelet
+    /// or controller would write, for tests that play their part.
+    pub fn patch_status(&self, target: &[&str], patch: &str) -> Output {
+        let mut args = vec!["patch"];
+        args.extend_from_slice(target);
+        args.extend(["--subresource=status", "--type=merge", "-p", patch]);
+        self.kubectl(&args)
+    }
+
+    /// Wait until namespace `ns` has its `default` ServiceAccount (pods need it to be
+    /// admitted; the serviceaccount controller creates it just after the namespace).
+    pub fn wait_for_default_service_account(&self, ns: &str) {
+        poll_until(WAIT_TIMEOUT, "the default ServiceAccount", || {
+            self.kubectl(&["get", "sa", "default", "-n", ns])
+                .success()
+                .then_some(())
+        });
+    }
+
     /// Start kubectl in the background (e.g. `get -w`); killed on drop.
     pub fn kubectl_bg(&self, args: &[&str]) -> Background {
         Background::spawn(self.kubectl_command(KUBECTL, args))
@@ -1404,4 +1423,39 @@ pub fn project(list: &Value, fields: &[&str]) -> Value {
             })
             .collect(),
     )
+}
+
+/// Start `k8rs simulate-nodes` against `server` with `count` nodes named `sim-0`…, each
+/// with `cpu` CPUs and 16Gi of memory, and wait until all of them are Ready. The simulator
+/// is killed when the returned handle drops.
+pub fn simulate_nodes(server: &Server, count: usize, cpu: &str) -> Background {
+    let mut cmd = Command::new(k8rs_bin());
+    cmd.args(["simulate-nodes", "--kubeconfig"])
+        .arg(server.kubeconfig())
+        .args([
+            "--count",
+            &count.to_string(),
+            "--cpu",
+            cpu,
+            "--memory",
+            "16Gi",
+        ])
+        .args(["--prefix", "sim-", "--run-duration", "1s"]);
+    let sim = Background::spawn(cmd);
+    poll_until(WAIT_TIMEOUT, "simulated nodes Ready", || {
+        let nodes = server.kubectl_json(&["get", "nodes"]);
+        let ready = nodes["items"]
+            .as_array()?
+            .iter()
+            .filter(|n| {
+                n["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+            .count();
+        (ready == count).then_some(())
+    });
+    sim
 }

@@ -33,6 +33,13 @@ fn bare_pod_gets_upstream_defaults() {
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bare\nspec:\n  containers:\n  - name: web\n    image: nginx\n",
         )
         .json();
+    // The admission plugins' part: a service account and its token volume, priority,
+    // and the default NoExecute tolerations. The volume's suffix is random.
+    let volume = pod["spec"]["volumes"][0]["name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(volume.starts_with("kube-api-access-"), "{pod}");
+    let toleration = |key: &str| json!({"effect": "NoExecute", "key": key, "operator": "Exists", "tolerationSeconds": 300});
     assert_eq!(
         pod["spec"],
         json!({
@@ -43,13 +50,37 @@ fn bare_pod_gets_upstream_defaults() {
                 "resources": {},
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "File",
+                "volumeMounts": [{
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                    "name": volume,
+                    "readOnly": true,
+                }],
             }],
             "dnsPolicy": "ClusterFirst",
             "enableServiceLinks": true,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "priority": 0,
             "restartPolicy": "Always",
             "schedulerName": "default-scheduler",
             "securityContext": {},
+            "serviceAccount": "default",
+            "serviceAccountName": "default",
             "terminationGracePeriodSeconds": 30,
+            "tolerations": [
+                toleration("node.kubernetes.io/not-ready"),
+                toleration("node.kubernetes.io/unreachable"),
+            ],
+            "volumes": [{
+                "name": volume,
+                "projected": {
+                    "defaultMode": 420,
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
+                        {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
+                    ],
+                },
+            }],
         }),
         "{pod}"
     );
@@ -275,4 +306,22 @@ fn node_port_services_get_node_ports() {
             &format!("--node-port={port}"),
         ])
         .ok();
+}
+
+#[test]
+fn the_kubernetes_service_has_this_servers_endpoints() {
+    let server = Server::start();
+    let ep = server.kubectl_json(&["get", "endpoints", "kubernetes"]);
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "127.0.0.1", "{ep}");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], server.port(), "{ep}");
+    let slice = server.kubectl_json(&["get", "endpointslice", "kubernetes"]);
+    assert_eq!(
+        slice["endpoints"][0]["addresses"][0], "127.0.0.1",
+        "{slice}"
+    );
+    assert_eq!(slice["ports"][0]["name"], "https");
+    assert_eq!(
+        slice["metadata"]["labels"]["kubernetes.io/service-name"],
+        "kubernetes"
+    );
 }

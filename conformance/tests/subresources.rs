@@ -83,3 +83,72 @@ fn kubectl_certificate_approve_uses_the_approval_subresource() {
         "Approved"
     );
 }
+
+/// `pods/ephemeralcontainers`: `kubectl debug` adds a container to a running pod; existing
+/// ones cannot change, and the rest of a pod's spec is fixed after creation.
+#[test]
+fn ephemeral_containers_and_pod_spec_updates() {
+    let server = Server::start();
+    server.wait_for_default_service_account("default");
+    server
+        .kubectl(&["run", "app", "--image=busybox", "--restart=Never"])
+        .ok();
+    server
+        .kubectl(&[
+            "debug",
+            "app",
+            "--image=busybox",
+            "-c",
+            "dbg",
+            "--attach=false",
+        ])
+        .ok();
+    let pod = server.kubectl_json(&["get", "pod", "app"]);
+    let ec = &pod["spec"]["ephemeralContainers"][0];
+    assert_eq!(ec["name"], "dbg", "{pod}");
+    // Defaults apply to ephemeral containers as to the others.
+    assert_eq!(ec["terminationMessagePolicy"], "File", "{ec}");
+    // The generic subresource GET answers with the pod.
+    let got = server.get("/api/v1/namespaces/default/pods/app/ephemeralcontainers");
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["kind"], "Pod");
+
+    // Changing an existing ephemeral container is refused with its field named.
+    let resp = server
+        .http(
+            "PATCH",
+            "/api/v1/namespaces/default/pods/app/ephemeralcontainers",
+        )
+        .body(
+            r#"{"spec": {"ephemeralContainers": [{"name": "dbg", "image": "other"}]}}"#,
+            "application/strategic-merge-patch+json",
+        )
+        .send();
+    let status = resp.assert_status(422, "Invalid");
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.ephemeralContainers"
+    );
+    assert!(status["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(r#"existing ephemeral containers "dbg" may not be changed"#));
+
+    // The main resource may change images, not the rest of the spec.
+    server
+        .kubectl(&["set", "image", "pod/app", "app=busybox:1.36"])
+        .ok();
+    let err = server
+        .kubectl(&[
+            "patch",
+            "pod",
+            "app",
+            "-p",
+            r#"{"spec": {"restartPolicy": "Always"}}"#,
+        ])
+        .fails();
+    assert!(
+        err.contains("pod updates may not change fields other than `spec.containers[*].image`"),
+        "{err}"
+    );
+}

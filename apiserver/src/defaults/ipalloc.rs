@@ -664,6 +664,7 @@ pub async fn ensure_kubernetes_service(api: &crate::handler::Api, port: u16) -> 
     let opts = crate::rest::WriteOptions {
         dry_run: false,
         field_validation: crate::params::FieldValidation::Strict,
+        field_manager: crate::apply::FieldManager::internal(),
     };
     let body = json!({
         "apiVersion": "v1",

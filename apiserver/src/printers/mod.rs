@@ -12,7 +12,7 @@ mod core;
 mod docs;
 mod networking;
 mod other;
-mod quantity;
+pub mod quantity;
 
 use std::cmp::Ordering;
 

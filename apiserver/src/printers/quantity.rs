@@ -12,6 +12,30 @@ enum Format {
 /// The canonical string of quantity `s`; `None` when it does not parse (or is too large to
 /// handle here), so callers can show it as written.
 pub fn canonical(s: &str) -> Option<String> {
+    let (mantissa, scale, format) = parse(s)?;
+    render(mantissa, scale, format)
+}
+
+/// A quantity in nano-units, and whether it was written with a binary suffix (sums keep
+/// the form of what they add up, as upstream's `Add` does).
+pub fn nanos(s: &str) -> Option<(i128, bool)> {
+    let (mantissa, scale, format) = parse(s)?;
+    let n = mantissa.checked_mul(10i128.checked_pow(u32::try_from(scale + 9).ok()?)?)?;
+    Some((n, format == Format::BinarySi))
+}
+
+/// The canonical string of a nano-unit value.
+pub fn from_nanos(n: i128, binary: bool) -> String {
+    let format = if binary {
+        Format::BinarySi
+    } else {
+        Format::DecimalSi
+    };
+    render(n, -9, format).unwrap_or_else(|| format!("{n}n"))
+}
+
+/// `(signed mantissa, decimal scale >= -9, format)`: value = mantissa * 10^scale.
+fn parse(s: &str) -> Option<(i128, i32, Format)> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -47,13 +71,16 @@ pub fn canonical(s: &str) -> Option<String> {
         mantissa = rounded;
         scale = -9;
     }
-    if mantissa == 0 {
-        return Some("0".into());
-    }
     if negative {
         mantissa = -mantissa;
     }
+    Some((mantissa, scale, format))
+}
 
+fn render(mantissa: i128, scale: i32, format: Format) -> Option<String> {
+    if mantissa == 0 {
+        return Some("0".into());
+    }
     if format == Format::BinarySi {
         if let Some(int) = integer_value(mantissa, scale) {
             // Small values read better as plain decimals.
