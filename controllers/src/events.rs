@@ -55,4 +55,28 @@ impl Events {
             tracing::debug!("recording event: {e}");
         }
     }
+
+    /// Delete `name` through `api` and record `SuccessfulDelete` with `note` about
+    /// `regarding`; an object already gone is not an error (someone else deleted it).
+    pub async fn delete<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        params: &kube::api::DeleteParams,
+        regarding: &ObjectReference,
+        note: String,
+    ) -> Result<(), kube::Error>
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match api.delete(name, params).await {
+            Ok(_) => {
+                self.publish(regarding, false, "SuccessfulDelete", "Delete", note)
+                    .await;
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -24,9 +24,23 @@ use kube::{Client, Resource, ResourceExt};
 /// Pods created or deleted per reconcile at most (upstream's burst replicas).
 const BURST: usize = 500;
 
-struct Ctx {
-    client: Client,
-    events: crate::events::Events,
+/// Which workload kind a reconcile serves: ReplicationControllers are reconciled as the
+/// ReplicaSet they are equivalent to (see `replicationcontroller`), with their own kind in
+/// owner references, events and status writes.
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
+    pub(crate) events: crate::events::Events,
+    pub(crate) kind: &'static str,
+}
+
+impl Ctx {
+    fn api_version(&self) -> &'static str {
+        if self.kind == "ReplicationController" {
+            "v1"
+        } else {
+            "apps/v1"
+        }
+    }
 }
 
 pub async fn run(client: Client) -> anyhow::Result<()> {
@@ -64,7 +78,15 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     };
     controller
         .watches(pods, watcher::Config::default(), owners_of)
-        .run(reconcile, error_policy, Arc::new(Ctx { client, events }))
+        .run(
+            reconcile,
+            error_policy,
+            Arc::new(Ctx {
+                client,
+                events,
+                kind: "ReplicaSet",
+            }),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!("replicaset controller: {e}");
@@ -74,7 +96,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn error_policy(_rs: Arc<ReplicaSet>, _err: &kube::Error, _ctx: Arc<Ctx>) -> Action {
+pub(crate) fn error_policy(_rs: Arc<ReplicaSet>, _err: &kube::Error, _ctx: Arc<Ctx>) -> Action {
     Action::requeue(Duration::from_secs(5))
 }
 
@@ -162,10 +184,10 @@ fn deletion_rank(p: &Pod) -> (bool, bool, bool, std::cmp::Reverse<i64>) {
     (assigned, running, ready, std::cmp::Reverse(created))
 }
 
-fn controller_ref(rs: &ReplicaSet) -> Option<OwnerReference> {
+fn controller_ref(rs: &ReplicaSet, ctx: &Ctx) -> Option<OwnerReference> {
     Some(OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
+        api_version: ctx.api_version().into(),
+        kind: ctx.kind.into(),
         name: rs.name_any(),
         uid: rs.metadata.uid.clone()?,
         controller: Some(true),
@@ -194,11 +216,11 @@ fn new_pod(rs: &ReplicaSet, owner: &OwnerReference) -> Pod {
     }
 }
 
-async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
+pub(crate) async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {
     if rs.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let Some(owner) = controller_ref(&rs) else {
+    let Some(owner) = controller_ref(&rs, &ctx) else {
         return Ok(Action::await_change());
     };
     let ns = rs.namespace().unwrap_or_default();
@@ -242,7 +264,11 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::E
     }
     let active: Vec<&Pod> = mine.iter().filter(|p| is_active(p)).collect();
     let want = spec.replicas.unwrap_or(1).max(0) as usize;
-    let reference = rs.object_ref(&());
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(ctx.api_version().into()),
+        kind: Some(ctx.kind.into()),
+        ..rs.object_ref(&())
+    };
     let mut failure = None;
     if active.len() < want {
         let missing = (want - active.len()).min(BURST);
@@ -288,27 +314,18 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::E
         let mut victims: Vec<&Pod> = active.clone();
         victims.sort_by_key(|p| deletion_rank(p));
         for pod in victims.into_iter().take((active.len() - want).min(BURST)) {
-            match pods_api
-                .delete(&pod.name_any(), &DeleteParams::default())
-                .await
-            {
-                Ok(_) => {
-                    ctx.events
-                        .publish(
-                            &reference,
-                            false,
-                            "SuccessfulDelete",
-                            "Delete",
-                            format!("Deleted pod: {}", pod.name_any()),
-                        )
-                        .await;
-                }
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e),
-            }
+            ctx.events
+                .delete(
+                    &pods_api,
+                    &pod.name_any(),
+                    &DeleteParams::default(),
+                    &reference,
+                    format!("Deleted pod: {}", pod.name_any()),
+                )
+                .await?;
         }
     }
-    update_status(&ctx.client, &rs, &spec, &mine, failure).await?;
+    update_status(&ctx, &rs, &spec, &mine, failure).await?;
     // Pods become available minReadySeconds after they are ready: look again then.
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
     Ok(if min_ready > 0 {
@@ -319,7 +336,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, kube::E
 }
 
 async fn update_status(
-    client: &Client,
+    ctx: &Ctx,
     rs: &ReplicaSet,
     spec: &k8s_openapi::api::apps::v1::ReplicaSetSpec,
     pods: &[Pod],
@@ -373,14 +390,22 @@ async fn update_status(
     if rs.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api = Api::<ReplicaSet>::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
-    let patch = serde_json::json!({"status": status});
-    api.patch_status(
-        &rs.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(patch),
-    )
-    .await?;
+    let ns = rs.namespace().unwrap_or_default();
+    // Both kinds' statuses have the same fields, so one patch fits either.
+    let patch = Patch::Merge(serde_json::json!({"status": status}));
+    let params = PatchParams::default();
+    if ctx.kind == "ReplicationController" {
+        Api::<k8s_openapi::api::core::v1::ReplicationController>::namespaced(
+            ctx.client.clone(),
+            &ns,
+        )
+        .patch_status(&rs.name_any(), &params, &patch)
+        .await?;
+    } else {
+        Api::<ReplicaSet>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(&rs.name_any(), &params, &patch)
+            .await?;
+    }
     Ok(())
 }
 
