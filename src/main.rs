@@ -17,6 +17,39 @@ enum Command {
     Server(ServerArgs),
     /// Run the built-in controllers against a cluster.
     ControllerManager(ControllerArgs),
+    /// Run the scheduler against a cluster.
+    Scheduler(KubeconfigArgs),
+    /// Register simulated (kwok-style) nodes and play the kubelet for their pods.
+    SimulateNodes(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct KubeconfigArgs {
+    /// Kubeconfig of the cluster.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Kubeconfig of the cluster.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// How many nodes to simulate.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Node names: PREFIX0, PREFIX1, ...
+    #[arg(long, default_value = "sim-")]
+    prefix: String,
+    #[arg(long, default_value = "32")]
+    cpu: String,
+    #[arg(long, default_value = "256Gi")]
+    memory: String,
+    #[arg(long, default_value = "110")]
+    pods: String,
+    /// How long pods with restartPolicy Never/OnFailure run before they finish.
+    #[arg(long, default_value = "1s", value_parser = k8rs_kubelet::simulator::parse_duration)]
+    run_duration: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -27,6 +60,12 @@ struct ControllerArgs {
     /// Controllers to run: `*` (all), `name`, `-name` to leave one out.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
+    /// CA certificate (PEM) `csrsigning` issues certificates with.
+    #[arg(long, requires = "cluster_signing_key_file")]
+    cluster_signing_cert_file: Option<PathBuf>,
+    /// The CA's private key (PEM).
+    #[arg(long, requires = "cluster_signing_cert_file")]
+    cluster_signing_key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +87,9 @@ struct ServerArgs {
     /// Controllers to run in-process: `*` (all), `name`, or `-name` to leave one out.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
+    /// Don't run the scheduler in-process.
+    #[arg(long)]
+    disable_scheduler: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -86,6 +128,8 @@ fn main() -> anyhow::Result<()> {
             let kubeconfig_path = a
                 .write_kubeconfig
                 .unwrap_or_else(|| data_dir.join("kubeconfig.yaml"));
+            // The in-process certificate signer issues from the cluster CA.
+            let (ca_cert, ca_key) = (data_dir.join("pki/ca.crt"), data_dir.join("pki/ca.key"));
             let config = k8rs_apiserver::Config {
                 data_dir,
                 bind_address: a.bind_address,
@@ -98,25 +142,51 @@ fn main() -> anyhow::Result<()> {
                     .collect(),
             };
             let controllers = k8rs_controllers::select(&a.controllers)?;
+            let scheduler = !a.disable_scheduler;
             runtime()?.block_on(k8rs_apiserver::run(config, move |kubeconfig| {
-                // In-process, but API clients all the same: over HTTPS to our own port.
-                tokio::spawn(async move {
-                    let run = async {
-                        let conn = k8rs_controllers::connect(&kubeconfig).await?;
-                        k8rs_controllers::run(conn, &controllers).await
-                    };
-                    if let Err(e) = run.await {
-                        tracing::error!("controllers stopped: {e:#}");
-                    }
-                });
+                if scheduler {
+                    k8rs_scheduler::spawn_in_process(kubeconfig.clone());
+                }
+                k8rs_controllers::spawn_in_process(kubeconfig, controllers, (ca_cert, ca_key));
             }))
         }
         Command::ControllerManager(a) => {
             let controllers = k8rs_controllers::select(&a.controllers)?;
             let kubeconfig = std::fs::read_to_string(&a.kubeconfig)?;
+            let signing_ca = match (a.cluster_signing_cert_file, a.cluster_signing_key_file) {
+                (Some(cert), Some(key)) => Some(
+                    k8rs_controllers::certificates::SigningCa::from_files(&cert, &key)?,
+                ),
+                _ => None,
+            };
             runtime()?.block_on(async move {
-                let conn = k8rs_controllers::connect(&kubeconfig).await?;
-                k8rs_controllers::run(conn, &controllers).await
+                let mut conn = k8rs_controllers::connect(&kubeconfig).await?;
+                conn.signing_ca = signing_ca;
+                // Exits non-zero when the lease is lost, as kube-controller-manager does.
+                k8rs_controllers::run_as_leader(conn, &controllers).await
+            })
+        }
+        Command::Scheduler(a) => {
+            let kubeconfig = std::fs::read_to_string(&a.kubeconfig)?;
+            runtime()?.block_on(async move {
+                let conn = k8rs_controllers::connect_as(&kubeconfig, "kube-scheduler").await?;
+                // Exits non-zero when the lease is lost, as kube-scheduler does.
+                k8rs_scheduler::run_as_leader(conn.client).await
+            })
+        }
+        Command::SimulateNodes(a) => {
+            let kubeconfig = std::fs::read_to_string(&a.kubeconfig)?;
+            let config = k8rs_kubelet::simulator::Config {
+                count: a.count,
+                prefix: a.prefix,
+                cpu: a.cpu,
+                memory: a.memory,
+                pods: a.pods,
+                run_duration: a.run_duration,
+            };
+            runtime()?.block_on(async move {
+                let conn = k8rs_controllers::connect_as(&kubeconfig, "kubelet").await?;
+                k8rs_kubelet::simulator::run(conn.client, config).await
             })
         }
     }
