@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::cache::Snapshot;
@@ -92,6 +93,22 @@ pub struct Placement {
     pub state: CycleState,
 }
 
+/// Where the next cycle starts filtering (upstream's `nextStartNodeIndex`).
+static NEXT_START: AtomicUsize = AtomicUsize::new(0);
+
+/// How many feasible nodes are enough (upstream's `numFeasibleNodesToFind` with the
+/// default adaptive `percentageOfNodesToScore`): all of a small cluster, then a share that
+/// shrinks from 50% as the cluster grows, never below 5% or 100 nodes.
+fn feasible_nodes_to_find(all: usize) -> usize {
+    const MIN_NODES: usize = 100;
+    const MIN_PERCENT: usize = 5;
+    if all < MIN_NODES {
+        return all;
+    }
+    let percent = 50usize.saturating_sub(all / 125).max(MIN_PERCENT);
+    (all * percent / 100).max(MIN_NODES)
+}
+
 /// Where the pod goes, or why it goes nowhere (with the cycle state for preemption).
 pub fn schedule(
     pod: Arc<PodInfo>,
@@ -135,14 +152,28 @@ pub fn schedule(
             });
         }
     }
+    // Like upstream, stop once enough feasible nodes are found, and start each cycle
+    // where the last one stopped so every node gets its turn.
+    let all = snap.nodes.len();
+    let wanted = feasible_nodes_to_find(all);
+    let start = NEXT_START.load(Ordering::Relaxed) % all;
     let mut feasible: Vec<&NodeInfo> = Vec::new();
     let mut statuses = Vec::new();
-    for n in &snap.nodes {
+    let mut processed = 0;
+    for i in 0..all {
+        let n = &snap.nodes[(start + i) % all];
+        processed += 1;
         match filter_node(&state, snap, n) {
-            Ok(()) => feasible.push(n),
+            Ok(()) => {
+                feasible.push(n);
+                if feasible.len() >= wanted {
+                    break;
+                }
+            }
             Err(s) => statuses.push((n.name.clone(), s)),
         }
     }
+    NEXT_START.store((start + processed) % all, Ordering::Relaxed);
     if feasible.is_empty() {
         return Err((
             Failure::Fit(FitError {
@@ -173,6 +204,15 @@ pub fn schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_clusters_score_a_shrinking_share_of_nodes() {
+        assert_eq!(feasible_nodes_to_find(50), 50);
+        assert_eq!(feasible_nodes_to_find(100), 100);
+        assert_eq!(feasible_nodes_to_find(1000), 420);
+        assert_eq!(feasible_nodes_to_find(5000), 500);
+        assert_eq!(feasible_nodes_to_find(10000), 500);
+    }
 
     #[test]
     fn fit_error_message_matches_upstream() {

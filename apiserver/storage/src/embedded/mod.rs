@@ -60,12 +60,20 @@ pub struct EmbeddedStore {
     writer: Option<JoinHandle<()>>,
 }
 
+/// redb's page cache. Its default (1 GiB) fills as the database grows and shows up as
+/// server memory; reads are served by the watch cache above, so the store needs pages
+/// mostly for writes.
+const PAGE_CACHE_BYTES: usize = 128 * 1024 * 1024;
+
 impl EmbeddedStore {
     /// Open (or create) the store in `dir`. Synchronous: it only opens one file and starts the
     /// writer thread, which takes milliseconds.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(internal)?;
-        let db = Database::create(dir.join(DB_FILE)).map_err(internal)?;
+        let db = redb::Builder::new()
+            .set_cache_size(PAGE_CACHE_BYTES)
+            .create(dir.join(DB_FILE))
+            .map_err(internal)?;
         let (revision, compacted) = init_tables(&db)?;
         let db = Arc::new(db);
         let hub = Arc::new(Hub::new(revision, compacted));
