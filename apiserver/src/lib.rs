@@ -108,11 +108,7 @@ pub fn build_api(store: Arc<dyn Storage>, server_address: &str) -> Result<Arc<Ap
 
 /// Create what every cluster starts with; existing objects are left alone.
 pub async fn bootstrap(api: &Api) -> Result<()> {
-    let opts = WriteOptions {
-        dry_run: false,
-        field_validation: params::FieldValidation::Strict,
-        field_manager: apply::FieldManager::internal(),
-    };
+    let opts = WriteOptions::internal();
     for (group, version, plural, body) in bootstrap::objects() {
         let rest = api
             .rest(group, version, plural)

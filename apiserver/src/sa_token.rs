@@ -324,14 +324,7 @@ impl Api {
             "Secret" => ("secrets", Some(ns)),
             _ => ("nodes", None),
         };
-        let rest = self
-            .rest("", "v1", plural)
-            .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
-        match rest.get(ns, name).await {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.code == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        crate::admission::get(self, ("", "v1", plural), ns, name).await
     }
 
     /// `POST serviceaccounts/<name>/token`.

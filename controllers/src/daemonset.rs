@@ -356,15 +356,10 @@ async fn ensure_revision(
     }
 }
 
+/// `maxUnavailable` of `total`, rounded up; 1 when unset or not a percentage.
 fn scaled(v: Option<&IntOrString>, total: i32) -> i32 {
-    match v {
-        Some(IntOrString::Int(i)) => *i,
-        Some(IntOrString::String(s)) => s
-            .strip_suffix('%')
-            .and_then(|p| p.parse::<i64>().ok())
-            .map_or(1, |p| ((p * i64::from(total) + 99) / 100) as i32),
-        None => 1,
-    }
+    v.and_then(|v| crate::intstr::scaled(v, total, true))
+        .unwrap_or(1)
 }
 
 async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {

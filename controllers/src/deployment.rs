@@ -75,17 +75,8 @@ pub fn template_hash(template: &serde_json::Value, collisions: Option<i32>) -> S
 
 /// An int-or-percent of `total`, rounded up (surge) or down (unavailable) as upstream.
 fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool, default: &str) -> i32 {
-    match v {
-        Some(IntOrString::Int(n)) => *n,
-        Some(IntOrString::String(s)) => percent(s, total, round_up),
-        None => percent(default, total, round_up),
-    }
-}
-
-fn percent(s: &str, total: i32, round_up: bool) -> i32 {
-    let p: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
-    let v = p * f64::from(total) / 100.0;
-    (if round_up { v.ceil() } else { v.floor() }) as i32
+    let default = IntOrString::String(default.into());
+    crate::intstr::scaled(v.unwrap_or(&default), total, round_up).unwrap_or(0)
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {
@@ -634,8 +625,8 @@ mod tests {
 
     #[test]
     fn surge_rounds_up_and_unavailable_down() {
-        assert_eq!(percent("25%", 3, true), 1);
-        assert_eq!(percent("25%", 3, false), 0);
+        assert_eq!(scaled(None, 3, true, "25%"), 1);
+        assert_eq!(scaled(None, 3, false, "25%"), 0);
         assert_eq!(scaled(Some(&IntOrString::Int(2)), 10, true, "25%"), 2);
     }
 }

@@ -79,13 +79,7 @@ fn is_ready(p: &Pod) -> bool {
 
 /// An IntOrString against `total`: a count, or a percentage rounded up.
 fn scaled(v: &IntOrString, total: i32) -> Option<i32> {
-    match v {
-        IntOrString::Int(i) => Some(*i),
-        IntOrString::String(s) => {
-            let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
-            Some(((pct * i64::from(total) + 99) / 100) as i32)
-        }
-    }
+    crate::intstr::scaled(v, total, true)
 }
 
 async fn reconcile(pdb: Arc<PodDisruptionBudget>, ctx: Arc<Ctx>) -> Result<Action, kube::Error> {

@@ -13,6 +13,7 @@ pub mod endpointslice;
 pub mod endpointslice_mirroring;
 pub mod events;
 pub mod gc;
+pub mod intstr;
 pub mod job;
 pub mod leader;
 pub mod namespace;
@@ -262,26 +263,7 @@ mod tests {
     fn controller_selection_follows_upstream_flags() {
         assert_eq!(select(&[]).unwrap(), ALL.to_vec());
         assert_eq!(select(&s(&["*"])).unwrap(), ALL.to_vec());
-        let others = vec![
-            "serviceaccount",
-            "root-ca-cert-publisher",
-            "replicaset",
-            "deployment",
-            "resourcequota",
-            "disruption",
-            "daemonset",
-            "csrapproving",
-            "csrsigning",
-            "endpoint",
-            "endpointslice",
-            "endpointslicemirroring",
-            "job",
-            "cronjob",
-            "ttl-after-finished",
-            "podgc",
-            "replicationcontroller",
-            "garbagecollector",
-        ];
+        let others: Vec<&str> = ALL.iter().copied().filter(|c| *c != "namespace").collect();
         assert_eq!(select(&s(&["*", "-namespace"])).unwrap(), others);
         assert_eq!(select(&s(&["-namespace", "*"])).unwrap(), others);
         assert_eq!(select(&s(&["namespace"])).unwrap(), vec!["namespace"]);

@@ -59,7 +59,7 @@ fn forbidden(plural: &str, obj: &Value, why: &str) -> ApiError {
 }
 
 /// One object of a served resource, or `None` when absent.
-async fn get(
+pub(crate) async fn get(
     api: &Api,
     (group, version, plural): (&str, &str, &str),
     ns: Option<&str>,

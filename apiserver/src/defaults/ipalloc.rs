@@ -661,11 +661,7 @@ pub async fn ensure_kubernetes_service(api: &crate::handler::Api, port: u16) -> 
     let Some(services) = api.rest("", "v1", "services") else {
         anyhow::bail!("services are not registered");
     };
-    let opts = crate::rest::WriteOptions {
-        dry_run: false,
-        field_validation: crate::params::FieldValidation::Strict,
-        field_manager: crate::apply::FieldManager::internal(),
-    };
+    let opts = crate::rest::WriteOptions::internal();
     let body = json!({
         "apiVersion": "v1",
         "kind": "Service",
