@@ -19,6 +19,8 @@ bash hack/install-deps.sh
 # Keep CI logs free of ANSI colour codes.
 if [[ "${CI:-}" == "true" ]]; then
     export CARGO_TERM_COLOR=never
+    # A one-shot build gains nothing from incremental state but its disk use.
+    export CARGO_INCREMENTAL=0
 fi
 
 # The conformance tests run target/debug/k8rs (see conformance/src/lib.rs);
