@@ -1,12 +1,13 @@
 //! Objects every cluster starts with, created at start-up when missing (existing ones are
 //! left alone, as upstream's bootstrap controllers do).
 
+pub mod rbac_policy;
+
 use serde_json::{json, Value};
 
-/// One object: (group, version, plural, object).
+/// One object: (group, version, plural, object); namespaced objects name their namespace
+/// in `metadata.namespace`.
 pub type Seed = (&'static str, &'static str, &'static str, Value);
-
-const RBAC_LABELS: &str = "rbac-defaults";
 
 pub fn objects() -> Vec<Seed> {
     let mut seeds: Vec<Seed> = ["default", "kube-system", "kube-public", "kube-node-lease"]
@@ -45,36 +46,17 @@ pub fn objects() -> Vec<Seed> {
             }),
         ));
     }
-    let meta = |name: &str| {
-        json!({
-            "name": name,
-            "labels": {"kubernetes.io/bootstrapping": RBAC_LABELS},
-            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
-        })
+    // Upstream's RBAC bootstrap policy: default roles and bindings.
+    let rbac = |plural: &'static str, objs: Vec<Value>| {
+        objs.into_iter()
+            .map(move |o| ("rbac.authorization.k8s.io", "v1", plural, o))
     };
-    seeds.push((
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterroles",
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": meta("cluster-admin"),
-            "rules": [
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                {"nonResourceURLs": ["*"], "verbs": ["*"]},
-            ],
-        }),
-    ));
-    seeds.push((
-        "rbac.authorization.k8s.io",
-        "v1",
+    seeds.extend(rbac("clusterroles", rbac_policy::cluster_roles()));
+    seeds.extend(rbac(
         "clusterrolebindings",
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": meta("cluster-admin"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
-        }),
+        rbac_policy::cluster_role_bindings(),
     ));
+    seeds.extend(rbac("roles", rbac_policy::roles()));
+    seeds.extend(rbac("rolebindings", rbac_policy::role_bindings()));
     seeds
 }

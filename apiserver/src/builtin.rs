@@ -75,6 +75,7 @@ where
             .map_or(T::GROUP, |(g, _)| *g)
             .to_string(),
         conversion: extra.stored_as.map(|(_, c)| c),
+        custom: None,
     }
 }
 
@@ -108,6 +109,7 @@ where
         virtual_kind: Some(kind),
         storage_group: T::GROUP.to_string(),
         conversion: None,
+        custom: None,
     }
 }
 

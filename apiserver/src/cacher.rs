@@ -127,6 +127,7 @@ impl CacheEvent {
             .get_or_init(|| {
                 crate::encode::watch_event(
                     crate::encode::Output::Json,
+                    None,
                     as_kind.as_str(),
                     &self.object,
                     false,
@@ -204,6 +205,8 @@ pub struct Cacher {
     state: RwLock<State>,
     revision_tx: watch::Sender<u64>,
     ready_tx: watch::Sender<bool>,
+    /// Set when the resource stops being served (its CRD changed or went away).
+    stop_tx: watch::Sender<bool>,
 }
 
 /// Where a client watch begins.
@@ -248,6 +251,7 @@ impl Cacher {
             }),
             revision_tx: watch::channel(0).0,
             ready_tx: watch::channel(false).0,
+            stop_tx: watch::channel(false).0,
         });
         let c = cacher.clone();
         tokio::spawn(async move { c.run().await });
@@ -269,15 +273,25 @@ impl Cacher {
     /// Keep the cache in sync with storage forever: list, then watch; on any watch failure
     /// relist (existing watchers are cut off and resume from their last resourceVersion).
     async fn run(self: Arc<Self>) {
+        let mut stop = self.stop_tx.subscribe();
         loop {
-            match self.sync_once().await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::warn!(resource = %self.resource.plural, "watch cache resync: {e}")
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                r = self.sync_once() => {
+                    if let Err(e) = r {
+                        tracing::warn!(resource = %self.resource.plural, "watch cache resync: {e}")
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Stop following storage and end every client watch: the resource is no longer
+    /// served in this form.
+    pub fn stop(&self) {
+        self.stop_tx.send_replace(true);
+        self.write().fanout = None;
     }
 
     async fn sync_once(&self) -> Result<(), StorageError> {

@@ -346,7 +346,19 @@ pub fn decide(
             _ => {}
         }
     }
-    let current = finalizers(obj);
+    let mut current = finalizers(obj);
+    // A CRD's first delete starts the removal of its objects: the cleanup finalizer holds it
+    // until they are gone (upstream's customresourcedefinition REST Delete).
+    if crate::crd::registrar::is_crd(info) && meta["deletionTimestamp"].is_null() {
+        if !current
+            .iter()
+            .any(|f| f == crate::crd::registrar::CLEANUP_FINALIZER)
+        {
+            current.push(crate::crd::registrar::CLEANUP_FINALIZER.to_string());
+            marked["metadata"]["finalizers"] = json!(current);
+        }
+        crate::crd::registrar::mark_terminating(&mut marked);
+    }
     let wanted = gc_finalizers(info, &current, opts);
     if let Some(f) = &wanted {
         marked["metadata"]["finalizers"] = json!(f);

@@ -82,7 +82,7 @@ fn partial_metadata(v: &Value) -> Value {
 /// default Name / Created At for kinds without one). Column definitions go only in the
 /// first frame of a watch.
 pub fn table(
-    printer: &printers::Printer,
+    printer: &dyn printers::Tabular,
     objects: &[Value],
     list_meta: Value,
     include: IncludeObject,
@@ -123,15 +123,27 @@ pub fn list_meta(revision: u64, continue_token: Option<&str>, remaining: Option<
     m
 }
 
+/// How objects of `info` print: their CRD's columns, or their kind's printer (found by
+/// the object's own type when the resource is not known).
+fn printer_for<'a>(info: Option<&'a ResourceInfo>, v: &Value) -> &'a dyn printers::Tabular {
+    match info {
+        Some(i) => match &i.custom {
+            Some(c) => c.as_ref(),
+            None => printers::for_kind(&i.group, &i.kind),
+        },
+        None => printers::for_object(v),
+    }
+}
+
 /// Encode one object in the chosen representation.
-pub fn object(out: Output, v: &Value) -> Bytes {
+pub fn object(out: Output, info: Option<&ResourceInfo>, v: &Value) -> Bytes {
     match out {
         Output::Json => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
         Output::Yaml => Bytes::from(serde_yaml::to_string(v).unwrap_or_default()),
         Output::Metadata => Bytes::from(partial_metadata(v).to_string()),
         Output::Table(include) => {
             let meta = json!({"resourceVersion": v["metadata"]["resourceVersion"]});
-            let printer = printers::for_object(v);
+            let printer = printer_for(info, v);
             Bytes::from(table(printer, std::slice::from_ref(v), meta, include, true).to_string())
         }
     }
@@ -170,14 +182,20 @@ pub fn list(out: Output, info: &ResourceInfo, items: &[Arc<CachedObject>], meta:
         }
         Output::Table(include) => {
             let values: Vec<Value> = items.iter().map(|o| o.value()).collect();
-            let printer = printers::for_kind(&info.group, &info.kind);
+            let printer = printer_for(Some(info), &Value::Null);
             Bytes::from(table(printer, &values, meta, include, true).to_string())
         }
     }
 }
 
 /// One watch event frame: `{"type":…,"object":…}\n`.
-pub fn watch_event(out: Output, kind: &str, obj: &CachedObject, first: bool) -> Bytes {
+pub fn watch_event(
+    out: Output,
+    info: Option<&ResourceInfo>,
+    kind: &str,
+    obj: &CachedObject,
+    first: bool,
+) -> Bytes {
     match out {
         Output::Json | Output::Yaml => {
             let mut b = BytesMut::with_capacity(obj.json.len() + 32);
@@ -192,7 +210,7 @@ pub fn watch_event(out: Output, kind: &str, obj: &CachedObject, first: bool) -> 
         Output::Table(include) => {
             let v = obj.value();
             let meta = json!({"resourceVersion": obj.rv.to_string()});
-            let printer = printers::for_object(&v);
+            let printer = printer_for(info, &v);
             frame(
                 kind,
                 &table(printer, std::slice::from_ref(&v), meta, include, first),

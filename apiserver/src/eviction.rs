@@ -82,7 +82,7 @@ fn labels(o: &Value) -> BTreeMap<String, String> {
 }
 
 impl Api {
-    fn pdbs(&self) -> ApiResult<&std::sync::Arc<Rest>> {
+    fn pdbs(&self) -> ApiResult<std::sync::Arc<Rest>> {
         self.rest("policy", "v1", "poddisruptionbudgets")
             .ok_or_else(|| ApiError::internal("poddisruptionbudgets are not served"))
     }

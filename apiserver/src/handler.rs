@@ -44,20 +44,31 @@ pub struct User {
     pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-/// Everything the handler serves, built once at start.
+/// Everything the handler serves. Built-in resources are fixed at start; custom resources
+/// come and go with their CustomResourceDefinitions, so the routing table and the
+/// discovery documents are one immutable [`Registry`] swapped as a whole.
 pub struct Api {
-    pub rests: Vec<Arc<Rest>>,
-    by_path: HashMap<(String, String, String), Arc<Rest>>,
-    computed: HashMap<(String, String, String), Arc<ResourceInfo>>,
-    store: Arc<dyn k8rs_storage::Storage>,
+    builtin: Vec<Arc<ResourceInfo>>,
+    builtin_rests: Vec<Arc<Rest>>,
+    registry: std::sync::RwLock<Arc<Registry>>,
+    pub(crate) store: Arc<dyn k8rs_storage::Storage>,
     namespaces: Arc<Rest>,
-    docs: Docs,
+    server_address: String,
     pub ready: AtomicBool,
     /// Issues and checks service-account tokens; set once the signing key is loaded.
     pub tokens: std::sync::OnceLock<crate::sa_token::Tokens>,
 }
 
-/// Discovery and OpenAPI documents, rendered once.
+/// What is served at one moment: routes and the documents describing them.
+pub struct Registry {
+    by_path: HashMap<(String, String, String), Arc<Rest>>,
+    computed: HashMap<(String, String, String), Arc<ResourceInfo>>,
+    /// Custom resources' REST storage, by CRD name.
+    pub custom: HashMap<String, Vec<Arc<Rest>>>,
+    docs: Docs,
+}
+
+/// Discovery and OpenAPI documents, rendered once per registry.
 struct Docs {
     api_versions: Bytes,
     group_list: Bytes,
@@ -72,35 +83,9 @@ fn to_bytes(v: &Value) -> Bytes {
     Bytes::from(v.to_string())
 }
 
-impl Api {
-    /// `resources` is every served resource in table (discovery) order; `rests` binds the
-    /// stored ones to storage.
-    pub fn new(
-        resources: &[Arc<ResourceInfo>],
-        rests: Vec<Arc<Rest>>,
-        store: Arc<dyn k8rs_storage::Storage>,
-        server_address: &str,
-    ) -> anyhow::Result<Api> {
-        let by_path: HashMap<_, _> = rests
-            .iter()
-            .map(|r| {
-                (
-                    (
-                        r.info.group.clone(),
-                        r.info.version.clone(),
-                        r.info.plural.clone(),
-                    ),
-                    r.clone(),
-                )
-            })
-            .collect();
-        let namespaces = by_path
-            .get(&(String::new(), "v1".to_string(), "namespaces".to_string()))
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("namespaces are not registered"))?;
-        // Discovery lists stored and computed resources alike, in table order.
-        let infos: Vec<&ResourceInfo> = resources.iter().map(|r| r.as_ref()).collect();
-        let g = discovery::groups(&infos);
+impl Docs {
+    fn new(resources: &[&ResourceInfo], server_address: &str) -> Docs {
+        let g = discovery::groups(resources);
         let mut groups = HashMap::new();
         let mut resource_lists = HashMap::new();
         for (name, versions) in &g.by_group {
@@ -119,40 +104,113 @@ impl Api {
                 aggregated.insert((legacy, v), to_bytes(&discovery::aggregated(&g, legacy, v)));
             }
         }
-        let openapi = openapi::OpenApi::new(&g);
-        let docs = Docs {
+        Docs {
             api_versions: to_bytes(&discovery::api_versions(server_address)),
             group_list: to_bytes(&discovery::group_list(&g)),
             groups,
             resource_lists,
             aggregated,
-            openapi,
-        };
-        let computed = resources
+            openapi: openapi::OpenApi::new(&g),
+        }
+    }
+}
+
+fn path_of(info: &ResourceInfo) -> (String, String, String) {
+    (
+        info.group.clone(),
+        info.version.clone(),
+        info.plural.clone(),
+    )
+}
+
+impl Api {
+    /// `resources` is every built-in resource in table (discovery) order; `rests` binds the
+    /// stored ones to storage.
+    pub fn new(
+        resources: &[Arc<ResourceInfo>],
+        rests: Vec<Arc<Rest>>,
+        store: Arc<dyn k8rs_storage::Storage>,
+        server_address: &str,
+    ) -> anyhow::Result<Api> {
+        let namespaces = rests
             .iter()
-            .filter(|r| r.virtual_kind.is_some())
-            .map(|c| {
-                (
-                    (c.group.clone(), c.version.clone(), c.plural.clone()),
-                    c.clone(),
-                )
-            })
-            .collect();
-        Ok(Api {
-            rests,
-            by_path,
-            computed,
+            .find(|r| r.info.group.is_empty() && r.info.plural == "namespaces")
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("namespaces are not registered"))?;
+        let api = Api {
+            builtin: resources.to_vec(),
+            builtin_rests: rests,
+            registry: std::sync::RwLock::new(Arc::new(Registry {
+                by_path: HashMap::new(),
+                computed: HashMap::new(),
+                custom: HashMap::new(),
+                docs: Docs::new(&[], server_address),
+            })),
             store,
             namespaces,
-            docs,
+            server_address: server_address.to_string(),
             ready: AtomicBool::new(false),
             tokens: std::sync::OnceLock::new(),
-        })
+        };
+        api.set_custom(HashMap::new());
+        Ok(api)
     }
 
-    pub fn rest(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<Rest>> {
-        self.by_path
+    /// What is served now.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Serve exactly these custom resources (by CRD name) beside the built-in ones.
+    /// Discovery and OpenAPI follow at once; the caller stops the watch caches of REST
+    /// storage it no longer passes.
+    pub fn set_custom(&self, custom: HashMap<String, Vec<Arc<Rest>>>) {
+        let mut by_path: HashMap<_, _> = self
+            .builtin_rests
+            .iter()
+            .map(|r| (path_of(&r.info), r.clone()))
+            .collect();
+        let mut names: Vec<&String> = custom.keys().collect();
+        names.sort();
+        let mut infos: Vec<&ResourceInfo> = self.builtin.iter().map(|r| r.as_ref()).collect();
+        for name in names {
+            for rest in &custom[name] {
+                // A built-in resource is never shadowed by a custom one.
+                by_path.entry(path_of(&rest.info)).or_insert_with(|| {
+                    infos.push(rest.info.as_ref());
+                    rest.clone()
+                });
+            }
+        }
+        let computed = self
+            .builtin
+            .iter()
+            .filter(|r| r.virtual_kind.is_some())
+            .map(|c| (path_of(c), c.clone()))
+            .collect();
+        let docs = Docs::new(&infos, &self.server_address);
+        let next = Arc::new(Registry {
+            by_path,
+            computed,
+            custom,
+            docs,
+        });
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    pub fn rest(&self, group: &str, version: &str, plural: &str) -> Option<Arc<Rest>> {
+        self.registry()
+            .by_path
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .cloned()
+    }
+
+    /// Every stored resource served now, built-in and custom.
+    pub fn rests(&self) -> Vec<Arc<Rest>> {
+        self.registry().by_path.values().cloned().collect()
     }
 
     pub async fn handle(
@@ -269,6 +327,7 @@ impl Api {
                         "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
                     );
                     let body = self
+                        .registry()
                         .docs
                         .aggregated
                         .get(&(legacy, v))
@@ -276,18 +335,21 @@ impl Api {
                         .unwrap_or_default();
                     return Ok(json_response(StatusCode::OK, body, &ct));
                 }
+                let reg = self.registry();
                 json(if legacy {
-                    &self.docs.api_versions
+                    &reg.docs.api_versions
                 } else {
-                    &self.docs.group_list
+                    &reg.docs.group_list
                 })
             }
             Route::Group(g) => self
+                .registry()
                 .docs
                 .groups
                 .get(&g)
                 .map_or(Err(ApiError::no_route()), json),
             Route::GroupVersion { group, version } => self
+                .registry()
                 .docs
                 .resource_lists
                 .get(&(group, version))
@@ -298,10 +360,11 @@ impl Api {
     }
 
     fn openapi(&self, rest: &str, accept: Option<&str>) -> ApiResult<Response<Body>> {
+        let reg = self.registry();
         match rest {
             "v3" | "v3/" => Ok(json_response(
                 StatusCode::OK,
-                self.docs.openapi.index(),
+                reg.docs.openapi.index(),
                 "application/json",
             )),
             "v2" => {
@@ -315,7 +378,7 @@ impl Api {
                 if pb_at < json_at {
                     return Ok(json_response(
                         StatusCode::OK,
-                        self.docs.openapi.v2_protobuf(),
+                        reg.docs.openapi.v2_protobuf(),
                         "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
                     ));
                 }
@@ -324,13 +387,13 @@ impl Api {
                 }
                 Ok(json_response(
                     StatusCode::OK,
-                    self.docs.openapi.v2(),
+                    reg.docs.openapi.v2(),
                     "application/json",
                 ))
             }
             other => {
                 let key = other.strip_prefix("v3/").ok_or_else(ApiError::no_route)?;
-                let doc = self
+                let doc = reg
                     .docs
                     .openapi
                     .document(key)
@@ -347,6 +410,7 @@ impl Api {
         user: &User,
     ) -> ApiResult<Response<Body>> {
         if let Some(info) = self
+            .registry()
             .computed
             .get(&(rp.group.clone(), rp.version.clone(), rp.resource.clone()))
             .cloned()
@@ -355,7 +419,6 @@ impl Api {
         }
         let rest = self
             .rest(&rp.group, &rp.version, &rp.resource)
-            .cloned()
             .ok_or_else(ApiError::no_route)?;
         let info = rest.info.clone();
         // A namespaced object is addressed inside its namespace; a cluster-scoped one never is.
@@ -452,7 +515,7 @@ impl Api {
             }
             (&Method::GET, Some(name)) => {
                 let v = rest.get(ns, name).await?;
-                Ok(object_response(StatusCode::OK, out, &v, &[]))
+                Ok(object_response(StatusCode::OK, out, Some(&info), &v, &[]))
             }
             (&Method::GET, None) => {
                 let p = query.list_options(rp.legacy_watch)?;
@@ -475,6 +538,12 @@ impl Api {
                 if !info.has_verb("create") {
                     return Err(verb_denied("create"));
                 }
+                if info.custom.as_ref().is_some_and(|c| c.terminating) {
+                    let mut e = verb_denied("create");
+                    e.message =
+                        "create not allowed while custom resource definition is terminating".into();
+                    return Err(e);
+                }
                 let opts = write_options(&query, &req)?;
                 let mut warnings = duplicate_fields(&req, &opts)?;
                 let mut body = read_object(req, info.rust_type).await?;
@@ -496,6 +565,7 @@ impl Api {
                 Ok(object_response(
                     StatusCode::CREATED,
                     out,
+                    Some(&info),
                     &w.object,
                     &warnings,
                 ))
@@ -506,7 +576,13 @@ impl Api {
                 let body = read_object(req, info.rust_type).await?;
                 let w = rest.update(ns, name, body, part, opts).await?;
                 warnings.extend(w.warnings);
-                Ok(object_response(StatusCode::OK, out, &w.object, &warnings))
+                Ok(object_response(
+                    StatusCode::OK,
+                    out,
+                    Some(&info),
+                    &w.object,
+                    &warnings,
+                ))
             }
             (&Method::PATCH, Some(name)) => {
                 let opts = write_options(&query, &req)?;
@@ -552,14 +628,26 @@ impl Api {
                     } else {
                         StatusCode::OK
                     };
-                    return Ok(object_response(code, out, &w.object, &warnings));
+                    return Ok(object_response(
+                        code,
+                        out,
+                        Some(&info),
+                        &w.object,
+                        &warnings,
+                    ));
                 }
                 let raw = req.into_body();
                 let patch = Patch::parse(&content_type, &raw, info.rust_type)?;
                 let w = rest
                     .patch(ns, name, &|cur| patch.apply(cur), part, opts)
                     .await?;
-                Ok(object_response(StatusCode::OK, out, &w.object, &w.warnings))
+                Ok(object_response(
+                    StatusCode::OK,
+                    out,
+                    Some(&info),
+                    &w.object,
+                    &w.warnings,
+                ))
             }
             (&Method::DELETE, Some(name)) => {
                 let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or_default();
@@ -578,7 +666,7 @@ impl Api {
                         } else {
                             StatusCode::OK
                         };
-                        Ok(object_response(code, out, &v, &[]))
+                        Ok(object_response(code, out, Some(&info), &v, &[]))
                     }
                 }
             }
@@ -612,7 +700,7 @@ impl Api {
         let dry_run = query.dry_run()?;
         let method = req.method().clone();
         let scale = match method {
-            Method::GET => crate::scale::of(&rest.get(ns, name).await?),
+            Method::GET => crate::scale::of_resource(&rest.info, &rest.get(ns, name).await?),
             Method::PUT => {
                 let body = read_object(req, SCALE_TYPE).await?;
                 rest.write_scale(ns, name, &|_| Ok(body.clone()), dry_run)
@@ -635,7 +723,7 @@ impl Api {
                 ))
             }
         };
-        Ok(object_response(StatusCode::OK, out, &scale, &[]))
+        Ok(object_response(StatusCode::OK, out, None, &scale, &[]))
     }
 
     /// Reviews and component statuses: computed, never stored.
@@ -659,11 +747,17 @@ impl Api {
                 let v =
                     crate::computed::create(self, kind, info, user, rp.namespace.as_deref(), body)
                         .await?;
-                Ok(object_response(StatusCode::CREATED, out, &v, &[]))
+                Ok(object_response(
+                    StatusCode::CREATED,
+                    out,
+                    Some(info),
+                    &v,
+                    &[],
+                ))
             }
             (&Method::GET, Some(name)) if info.has_verb("get") => {
                 let v = crate::computed::get(self.store.as_ref(), name).await?;
-                Ok(object_response(StatusCode::OK, out, &v, &[]))
+                Ok(object_response(StatusCode::OK, out, Some(info), &v, &[]))
             }
             (&Method::GET, None) if info.has_verb("list") => {
                 let v = crate::computed::list(self.store.as_ref()).await;
@@ -741,7 +835,7 @@ impl Api {
             let frame = |e: &CacheEvent, kind: EventKind, obj: &CachedObject, first: bool| match out
             {
                 Output::Json => e.json_frame(kind),
-                _ => encode::watch_event(out, kind.as_str(), obj, first),
+                _ => encode::watch_event(out, Some(&rest.info), kind.as_str(), obj, first),
             };
             for e in &sub.initial {
                 if let Some((kind, obj)) = filter.transform(e) {
@@ -930,7 +1024,11 @@ async fn read_object(req: Request<Bytes>, rust_type: &str) -> ApiResult<Value> {
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: couldn't get version/kind; json parse error: {e}")))?,
         "application/yaml" => serde_yaml::from_slice(&raw)
             .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: yaml parse error: {e}")))?,
-                crate::protobuf::CONTENT_TYPE => crate::protobuf::decode_object(rust_type, &raw)
+        // Custom resources have no protobuf form.
+        crate::protobuf::CONTENT_TYPE if rust_type == crate::crd::custom::CUSTOM_TYPE => {
+            return Err(ApiError::unsupported_media_type(&mime))
+        }
+        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode_object(rust_type, &raw)
             .map_err(ApiError::bad_request)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
@@ -968,10 +1066,15 @@ fn json_response(code: StatusCode, body: Bytes, content_type: &str) -> Response<
 fn object_response(
     code: StatusCode,
     out: Output,
+    info: Option<&ResourceInfo>,
     v: &Value,
     warnings: &[String],
 ) -> Response<Body> {
-    let mut r = json_response(code, encode::object(out, v), encode::content_type(out));
+    let mut r = json_response(
+        code,
+        encode::object(out, info, v),
+        encode::content_type(out),
+    );
     for w in warnings {
         let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
         if let Ok(h) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {

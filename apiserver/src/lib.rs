@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod cacher;
 pub mod computed;
 pub mod conversion;
+pub mod crd;
 pub mod defaults;
 pub mod deletion;
 pub mod discovery;
@@ -16,6 +17,7 @@ pub mod encode;
 pub mod eviction;
 pub mod handler;
 pub mod jwt;
+pub mod kind_validation;
 pub mod kubernetes_endpoints;
 pub mod object;
 pub mod openapi;
@@ -95,15 +97,17 @@ pub fn build_api(store: Arc<dyn Storage>, server_address: &str) -> Result<Arc<Ap
                 cache: Cacher::start(store.clone(), info.clone()),
                 info: info.clone(),
                 store: store.clone(),
+                update_admission: Default::default(),
             })
         })
         .collect();
-    Ok(Arc::new(Api::new(
-        &resources,
-        rests,
-        store,
-        server_address,
-    )?))
+    let api = Arc::new(Api::new(&resources, rests, store, server_address)?);
+    let weak: std::sync::Weak<Api> = Arc::downgrade(&api);
+    let admission: std::sync::Weak<dyn rest::UpdateAdmission> = weak;
+    for r in api.rests() {
+        let _ = r.update_admission.set(admission.clone());
+    }
+    Ok(api)
 }
 
 /// Create what every cluster starts with; existing objects are left alone.
@@ -117,7 +121,8 @@ pub async fn bootstrap(api: &Api) -> Result<()> {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        match rest.create(None, body, opts).await {
+        let ns = body["metadata"]["namespace"].as_str().map(str::to_string);
+        match rest.create(ns.as_deref(), body, opts).await {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => anyhow::bail!("creating {plural} {name}: {}", e.message),
@@ -183,6 +188,7 @@ pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
     bootstrap(&api).await?;
     defaults::ipalloc::ensure_kubernetes_service(&api, local.port()).await?;
     kubernetes_endpoints::ensure(&api, &client_ip, local.port()).await?;
+    crd::registrar::start(api.clone()).await?;
     api.ready.store(true, Ordering::Release);
     spawn_compactor(store);
     on_ready(kubeconfig);

@@ -54,6 +54,8 @@ pub struct ResourceInfo {
     pub storage_group: String,
     /// Present when the resource is stored in another version's form.
     pub conversion: Option<Arc<dyn Conversion>>,
+    /// A custom resource's behaviour, from its CustomResourceDefinition.
+    pub custom: Option<Arc<crate::crd::custom::Custom>>,
 }
 
 /// Resources computed per request instead of stored.

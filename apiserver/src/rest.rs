@@ -24,6 +24,23 @@ pub struct Rest {
     pub info: Arc<ResourceInfo>,
     pub store: Arc<dyn Storage>,
     pub cache: Arc<Cacher>,
+    /// Admission for updates (set once the API exists; it looks objects up through it).
+    pub update_admission: std::sync::OnceLock<std::sync::Weak<dyn UpdateAdmission>>,
+}
+
+/// Admission plugins that see an update's old and new object.
+#[async_trait::async_trait]
+pub trait UpdateAdmission: Send + Sync {
+    /// Warnings for the response, or the error refusing the update.
+    async fn admit_update(
+        &self,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        old: &Value,
+        new: &Value,
+        part: Part,
+        dry_run: bool,
+    ) -> ApiResult<Vec<String>>;
 }
 
 /// Options every write carries.
@@ -188,10 +205,12 @@ impl Rest {
         }
     }
 
-    fn validate(&self, obj: &Value, name: &str) -> ApiResult<()> {
+    /// `old` is the stored object on update (custom resources ratchet schema errors
+    /// against it).
+    fn validate(&self, obj: &Value, old: Option<&Value>, name: &str) -> ApiResult<()> {
         let mut causes =
             validation::validate_object_meta(obj, self.info.name_rule, self.info.namespaced);
-        causes.extend(strategy::validate(&self.info, obj));
+        causes.extend(strategy::validate(&self.info, obj, old));
         if causes.is_empty() {
             Ok(())
         } else {
@@ -311,7 +330,7 @@ impl Rest {
             let manager = &opts.field_manager;
             crate::apply::record_update(&self.info, None, &mut obj, manager, Part::Main);
         }
-        self.validate(&obj, &name)?;
+        self.validate(&obj, None, &name)?;
         // Service IPs and node ports are taken before the write, given back if it fails.
         let claimed =
             ipalloc::claim(&*self.store, &self.info, &mut obj, None, opts.dry_run).await?;
@@ -379,7 +398,7 @@ impl Rest {
                 Record::Update(&opts.field_manager),
             )
             .await?;
-        w.warnings = warnings;
+        w.warnings.splice(0..0, warnings);
         Ok(w)
     }
 
@@ -423,7 +442,10 @@ impl Rest {
                 Record::Update(&opts.field_manager),
             )
             .await?;
-        w.warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+        w.warnings.splice(
+            0..0,
+            warnings.into_inner().unwrap_or_else(|p| p.into_inner()),
+        );
         Ok(w)
     }
 
@@ -471,7 +493,10 @@ impl Rest {
             )
             .await;
         let mut w = updated?;
-        w.warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+        w.warnings.splice(
+            0..0,
+            warnings.into_inner().unwrap_or_else(|p| p.into_inner()),
+        );
         Ok(w)
     }
 
@@ -503,7 +528,7 @@ impl Rest {
                 None,
                 dry_run,
                 |current| {
-                    let requested = change(&crate::scale::of(current))?;
+                    let requested = change(&crate::scale::of_resource(&self.info, current))?;
                     let wanted =
                         object::resource_version(&requested).map_err(ApiError::bad_request)?;
                     if wanted.is_some()
@@ -516,13 +541,13 @@ impl Rest {
                             ApiError::invalid("Scale", "autoscaling", name, causes)
                         })?;
                     let mut obj = current.clone();
-                    obj["spec"]["replicas"] = json!(replicas);
+                    crate::scale::set_replicas(&self.info, &mut obj, replicas);
                     Ok(obj)
                 },
                 Part::Main,
             )
             .await?;
-        Ok(crate::scale::of(&w.object))
+        Ok(crate::scale::of_resource(&self.info, &w.object))
     }
 
     /// `pods/binding`: assign an unassigned pod to the node a Binding names, setting
@@ -678,7 +703,7 @@ impl Rest {
                 }
             }
             object::set_resource_version(&mut new, kv.mod_revision);
-            self.validate(&new, name)?;
+            self.validate(&new, Some(&old), name)?;
             if let Some(causes) = strategy::validate_update(&self.info, &old, &new, part) {
                 return Err(ApiError::invalid(
                     &self.info.kind,
@@ -687,6 +712,13 @@ impl Rest {
                     causes,
                 ));
             }
+            let admitted = match self.update_admission.get().and_then(|a| a.upgrade()) {
+                Some(a) if new != old => {
+                    a.admit_update(&self.info, ns, &old, &new, part, dry_run)
+                        .await?
+                }
+                _ => Vec::new(),
+            };
             let claimed =
                 ipalloc::claim(&*self.store, &self.info, &mut new, Some(&old), dry_run).await?;
             if new == old || dry_run {
@@ -694,7 +726,7 @@ impl Rest {
                 // Nothing changed: no write, same resourceVersion (as upstream).
                 return Ok(Written {
                     object: if new == old { old } else { new },
-                    warnings: Vec::new(),
+                    warnings: admitted.clone(),
                     created: false,
                 });
             }
@@ -707,7 +739,7 @@ impl Rest {
                         object::set_resource_version(&mut new, rv);
                         Ok(Written {
                             object: new,
-                            warnings: Vec::new(),
+                            warnings: admitted.clone(),
                             created: false,
                         })
                     }
@@ -725,7 +757,7 @@ impl Rest {
                     object::set_resource_version(&mut new, rv);
                     return Ok(Written {
                         object: new,
-                        warnings: Vec::new(),
+                        warnings: admitted.clone(),
                         created: false,
                     });
                 }

@@ -5,6 +5,75 @@ use serde_json::{json, Value};
 
 use crate::status::Cause;
 
+/// Where a custom resource keeps what its Scale shows (its CRD's `subresources.scale`),
+/// as JSON paths split into segments.
+#[derive(Clone, Debug, Default)]
+pub struct CustomPaths {
+    pub spec_replicas: Vec<String>,
+    pub status_replicas: Vec<String>,
+    pub label_selector: Option<Vec<String>>,
+}
+
+impl CustomPaths {
+    /// From `.spec.replicas`-style paths (validated with the CRD).
+    pub fn new(spec: &str, status: &str, selector: Option<&str>) -> CustomPaths {
+        let split = |p: &str| {
+            p.trim_start_matches('.')
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        CustomPaths {
+            spec_replicas: split(spec),
+            status_replicas: split(status),
+            label_selector: selector.map(split),
+        }
+    }
+}
+
+fn at<'a>(obj: &'a Value, path: &[String]) -> &'a Value {
+    path.iter().fold(obj, |v, k| &v[k.as_str()])
+}
+
+/// The Scale of `obj`: a custom resource's through its paths, a workload's otherwise.
+pub fn of_resource(info: &crate::resource::ResourceInfo, obj: &Value) -> Value {
+    let Some(paths) = info.custom.as_ref().and_then(|c| c.scale.as_ref()) else {
+        return of(obj);
+    };
+    let mut scale = of(obj);
+    scale["spec"]["replicas"] = json!(at(obj, &paths.spec_replicas).as_i64().unwrap_or(0));
+    scale["status"]["replicas"] = json!(at(obj, &paths.status_replicas).as_i64().unwrap_or(0));
+    match paths.label_selector.as_ref().map(|p| at(obj, p)) {
+        Some(Value::String(s)) => scale["status"]["selector"] = json!(s),
+        _ => {
+            if let Some(st) = scale["status"].as_object_mut() {
+                st.remove("selector");
+            }
+        }
+    }
+    scale
+}
+
+/// Write the replicas a Scale asked for into `obj`.
+pub fn set_replicas(info: &crate::resource::ResourceInfo, obj: &mut Value, replicas: i64) {
+    let path: Vec<String> = match info.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(p) => p.spec_replicas.clone(),
+        None => vec!["spec".into(), "replicas".into()],
+    };
+    let mut cur = obj;
+    for (i, k) in path.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        if i + 1 == path.len() {
+            cur[k.as_str()] = json!(replicas);
+            return;
+        }
+        cur = &mut cur[k.as_str()];
+    }
+}
+
 /// The Scale of a workload object (Deployment, ReplicaSet, StatefulSet, ReplicationController).
 pub fn of(obj: &Value) -> Value {
     let meta = &obj["metadata"];

@@ -120,9 +120,10 @@ const GENERATION_KINDS: &[(&str, &str)] = &[
 ];
 
 fn tracks_generation(info: &ResourceInfo) -> bool {
-    GENERATION_KINDS
-        .iter()
-        .any(|(g, k)| info.group == *g && info.kind == *k)
+    info.custom.is_some()
+        || GENERATION_KINDS
+            .iter()
+            .any(|(g, k)| info.group == *g && info.kind == *k)
 }
 
 /// Server-side state on create: status reset for status-subresource types, generation 1.
@@ -271,9 +272,16 @@ pub fn prepare_for_update(
 
 /// Per-kind validation beyond metadata (issue-sized; the generic part lives in
 /// `validation`). Returns field causes.
-pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
+pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut causes = Vec::new();
     causes.extend(crate::deletion::validate_finalizers(obj));
+    if let Some(custom) = &info.custom {
+        causes.extend(custom.validate(obj, old));
+        return causes;
+    }
+    if crate::crd::registrar::is_crd(info) {
+        causes.extend(crate::crd::registrar::validate_definition(obj));
+    }
     if info.group.is_empty() && matches!(info.kind.as_str(), "ConfigMap" | "Secret") {
         let fields: &[&str] = if info.kind == "ConfigMap" {
             &["data", "binaryData"]
@@ -296,6 +304,7 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
         }
     }
     crate::workload_validation::validate(info, obj, &mut causes);
+    crate::kind_validation::validate(info, obj, &mut causes);
     if info.group.is_empty() && info.kind == "Service" {
         crate::service_validation::validate(obj, &mut causes);
     }
@@ -310,7 +319,11 @@ pub fn validate_update(
     part: Part,
 ) -> Option<Vec<Cause>> {
     let mut causes = Vec::new();
+    if crate::crd::registrar::is_crd(info) && part == Part::Main {
+        causes.extend(crate::crd::registrar::validate_definition_update(old, new));
+    }
     crate::workload_validation::validate_update(info, old, new, &mut causes);
+    crate::kind_validation::validate_update(info, old, new, &mut causes);
     if info.group.is_empty() && info.kind == "Pod" {
         crate::pod_validation::validate_update(old, new, part, &mut causes);
     }

@@ -36,7 +36,11 @@ pub fn validate(info: &ResourceInfo, obj: &Value, causes: &mut Vec<Cause>) {
                 }
             }
             selector_matches_template(info, spec, causes);
-            pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);
+            if info.kind == "StatefulSet" {
+                pod_spec(&with_claim_volumes(spec), "spec.template.spec", causes);
+            } else {
+                pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);
+            }
         }
         ("batch", "Job") => pod_spec(
             &obj["spec"]["template"]["spec"],
@@ -88,6 +92,29 @@ fn selector_matches_template(info: &ResourceInfo, spec: &Value, causes: &mut Vec
             "`selector` does not match template `labels`",
         ));
     }
+}
+
+/// A StatefulSet's template spec as its pods get it: each volume claim template is a
+/// volume, so mounts of claims resolve (upstream leaves them out of template validation).
+fn with_claim_volumes(spec: &Value) -> Value {
+    let mut pod = spec["template"]["spec"].clone();
+    let claims: Vec<Value> = spec["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["metadata"]["name"].as_str())
+        .map(|name| serde_json::json!({"name": name, "persistentVolumeClaim": {"claimName": name}}))
+        .collect();
+    if let Some(map) = pod.as_object_mut().filter(|_| !claims.is_empty()) {
+        let volumes = map
+            .entry("volumes")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = volumes.as_array_mut() {
+            let taken: Vec<Value> = list.iter().map(|v| v["name"].clone()).collect();
+            list.extend(claims.into_iter().filter(|c| !taken.contains(&c["name"])));
+        }
+    }
+    pod
 }
 
 /// A pod spec, wherever it sits (pods, templates): `pod_spec_validation` has the rules.
@@ -155,5 +182,27 @@ mod tests {
         changed["spec"]["selector"] = json!({"matchLabels": {"app": "z"}});
         validate_update(&d, &good, &changed, &mut c);
         assert_eq!(fields(&c), vec!["spec.selector"]);
+    }
+
+    #[test]
+    fn stateful_set_mounts_may_name_claim_templates() {
+        let info = crate::builtin::resources()
+            .into_iter()
+            .find(|r| r.plural == "statefulsets")
+            .unwrap();
+        let set = |claim: &str| {
+            json!({"spec": {"selector": {"matchLabels": {"app": "a"}},
+                "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [
+                    {"name": "c", "image": "nginx", "volumeMounts": [{"name": "www", "mountPath": "/w"}]}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": claim}}]}})
+        };
+        let mut c = Vec::new();
+        validate(&info, &set("www"), &mut c);
+        assert!(c.is_empty(), "{c:?}");
+        validate(&info, &set("other"), &mut c);
+        assert_eq!(
+            fields(&c),
+            vec!["spec.template.spec.containers[0].volumeMounts[0].name"]
+        );
     }
 }

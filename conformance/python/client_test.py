@@ -9,6 +9,7 @@ Run by conformance/tests/python_client.rs. Prints one line per step and
 
 import sys
 import threading
+import time
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -196,12 +197,100 @@ def patches(v1):
     assert names == ["main", "side"], names
 
 
+def custom(v1):
+    api_client = v1.api_client
+    ext = client.ApiextensionsV1Api(api_client)
+    co = client.CustomObjectsApi(api_client)
+    step("create a CRD")
+    ext.create_custom_resource_definition(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "crontabs.stable.example.com"},
+            "spec": {
+                "group": "stable.example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "properties": {
+                                    "spec": {
+                                        "type": "object",
+                                        "properties": {
+                                            "cronSpec": {"type": "string"},
+                                            "replicas": {"type": "integer", "default": 1},
+                                        },
+                                    }
+                                },
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    deadline = time.time() + 20
+    while True:
+        crd = ext.read_custom_resource_definition("crontabs.stable.example.com")
+        conds = {c.type: c.status for c in (crd.status.conditions or [])}
+        if conds.get("Established") == "True":
+            break
+        assert time.time() < deadline, conds
+        time.sleep(0.1)
+
+    step("create, get, list, patch, watch and delete custom objects")
+    body = {
+        "apiVersion": "stable.example.com/v1",
+        "kind": "CronTab",
+        "metadata": {"name": "ct1", "labels": {"app": "ct"}},
+        "spec": {"cronSpec": "* * * * */5"},
+    }
+    created = co.create_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs", body)
+    assert created["spec"]["replicas"] == 1, created
+    got = co.get_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs", "ct1")
+    assert got["metadata"]["uid"] == created["metadata"]["uid"]
+    listed = co.list_namespaced_custom_object(
+        "stable.example.com", "v1", "default", "crontabs", label_selector="app=ct"
+    )
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["ct1"], listed
+    patched = co.patch_namespaced_custom_object(
+        "stable.example.com", "v1", "default", "crontabs", "ct1", {"spec": {"replicas": 3}}
+    )
+    assert patched["spec"]["replicas"] == 3, patched
+    assert patched["spec"]["cronSpec"] == "* * * * */5", patched
+    w = watch.Watch()
+    seen = []
+    for ev in w.stream(
+        co.list_namespaced_custom_object,
+        "stable.example.com",
+        "v1",
+        "default",
+        "crontabs",
+        resource_version=created["metadata"]["resourceVersion"],
+        timeout_seconds=10,
+    ):
+        seen.append((ev["type"], ev["object"]["spec"]["replicas"]))
+        if ev["type"] == "MODIFIED":
+            w.stop()
+    assert ("MODIFIED", 3) in seen, seen
+    co.delete_namespaced_custom_object("stable.example.com", "v1", "default", "crontabs", "ct1")
+    expect_api_error(
+        404, co.get_namespaced_custom_object, "stable.example.com", "v1", "default", "crontabs", "ct1"
+    )
+
+
 def main():
     kubeconfig = sys.argv[1]
     section = sys.argv[2] if len(sys.argv) > 2 else "core"
     api_client = config.new_client_from_config(config_file=kubeconfig)
     v1 = client.CoreV1Api(api_client)
-    {"core": core, "patches": patches}[section](v1)
+    {"core": core, "patches": patches, "custom": custom}[section](v1)
     print("ALL OK", flush=True)
 
 

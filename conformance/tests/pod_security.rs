@@ -139,3 +139,73 @@ fn namespaces_with_invalid_levels_are_refused() {
         "{err}"
     );
 }
+
+/// A stricter enforce label is tried against the pods already in the namespace (warnings,
+/// one per distinct violation); pods there are judged again when an update changes an image.
+#[test]
+fn updates_are_admitted_against_the_namespace_policy() {
+    let server = Server::start();
+    server.kubectl(&["create", "namespace", "tight"]).ok();
+    server.wait_for_default_service_account("tight");
+    for name in ["a", "b", "c"] {
+        server
+            .kubectl(&[
+                "run",
+                name,
+                "--image=busybox",
+                "-n",
+                "tight",
+                "--privileged",
+            ])
+            .ok();
+    }
+    let out = server.kubectl(&[
+        "label",
+        "namespace",
+        "tight",
+        "pod-security.kubernetes.io/enforce=baseline",
+    ]);
+    out.ok();
+    assert!(
+        out.stderr.contains(r#"Warning: existing pods in namespace "tight" violate the new PodSecurity enforce level "baseline:latest""#),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("Warning: a (and 2 other pods): privileged"),
+        "{}",
+        out.stderr
+    );
+    // Relaxing the level checks nothing.
+    let out = server.kubectl(&[
+        "label",
+        "--overwrite",
+        "namespace",
+        "tight",
+        "pod-security.kubernetes.io/enforce=privileged",
+    ]);
+    out.ok();
+    assert!(!out.stderr.contains("Warning"), "{}", out.stderr);
+    server
+        .kubectl(&[
+            "label",
+            "--overwrite",
+            "namespace",
+            "tight",
+            "pod-security.kubernetes.io/enforce=baseline",
+        ])
+        .ok();
+
+    // A label change on a violating pod is not significant; an image change is.
+    server
+        .kubectl(&["label", "pod", "a", "-n", "tight", "touched=yes"])
+        .ok();
+    let err = server
+        .kubectl(&["set", "image", "pod/a", "a=busybox:1.36", "-n", "tight"])
+        .fails();
+    assert!(
+        err.contains(r#"violates PodSecurity "baseline:latest": privileged"#),
+        "{err}"
+    );
+}

@@ -40,3 +40,10 @@ fn python_client_core() {
 fn python_client_patches() {
     run_script("patches");
 }
+
+/// CustomResourceDefinitions through ApiextensionsV1Api, and their objects through
+/// CustomObjectsApi: create, get, list by label, merge patch, watch, delete.
+#[test]
+fn python_client_custom_objects() {
+    run_script("custom");
+}

@@ -1279,7 +1279,6 @@ fn bootstrap_objects_are_listed() {
 
 /// Upstream's RBAC bootstrap policy: the user-facing aggregated roles exist from the start.
 #[test]
-#[ignore = "the RBAC bootstrap policy (admin/edit/view aggregated roles, system:* roles) is not created yet"]
 fn bootstrap_rbac_policy_roles_are_listed() {
     let server = Server::start();
     let t = get(&server, &["clusterroles"]);

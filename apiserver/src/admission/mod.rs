@@ -52,6 +52,45 @@ pub async fn admit_create(
     Ok(warnings)
 }
 
+#[async_trait::async_trait]
+impl crate::rest::UpdateAdmission for Api {
+    async fn admit_update(
+        &self,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        old: &Value,
+        new: &Value,
+        part: crate::strategy::Part,
+        _dry_run: bool,
+    ) -> ApiResult<Vec<String>> {
+        admit_update(self, info, ns, old, new, part).await
+    }
+}
+
+/// The update-time plugins: PodSecurity on pods (significant changes only), on pod
+/// templates whose template changed, and on namespaces whose policy labels changed.
+pub async fn admit_update(
+    api: &Api,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    old: &Value,
+    new: &Value,
+    part: crate::strategy::Part,
+) -> ApiResult<Vec<String>> {
+    use crate::strategy::Part;
+    let ns = ns.unwrap_or_default();
+    match (info.group.as_str(), info.kind.as_str(), part) {
+        ("", "Pod", Part::Main | Part::EphemeralContainers) => {
+            pod_security::admit_pod_update(api, ns, old, new).await
+        }
+        ("", "Namespace", Part::Main) => pod_security::admit_namespace_update(api, old, new).await,
+        (group, kind, Part::Main) => {
+            pod_security::admit_template_update(api, ns, (group, kind), old, new).await
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// A 403 about the object being admitted, as upstream's `admission.NewForbidden`.
 fn forbidden(plural: &str, obj: &Value, why: &str) -> ApiError {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
@@ -73,6 +112,27 @@ pub(crate) async fn get(
         Err(e) if e.code == 404 => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Every object of a namespaced resource in `ns`, from the watch cache.
+pub(crate) async fn list_in(
+    api: &Api,
+    (group, version, plural): (&str, &str, &str),
+    ns: &str,
+) -> ApiResult<Vec<Value>> {
+    let rest = api
+        .rest(group, version, plural)
+        .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
+    let page = rest
+        .list(
+            Some(ns),
+            &ListParams {
+                resource_version: Rv::Any,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(page.items.iter().map(|o| o.value()).collect())
 }
 
 /// Every object of a cluster-scoped resource, from the watch cache.

@@ -20,7 +20,12 @@ use crate::resource::ResourceInfo;
 
 /// Fill the defaults of a decoded object (create and update alike).
 pub fn apply(info: &ResourceInfo, obj: &mut Value) {
-    if !obj.is_object() {
+    // Custom resources are defaulted from their schema while decoding.
+    if !obj.is_object() || info.custom.is_some() {
+        return;
+    }
+    if crate::crd::registrar::is_crd(info) {
+        crate::crd::registrar::default_definition(obj);
         return;
     }
     match (info.group.as_str(), info.kind.as_str()) {
@@ -46,6 +51,9 @@ pub fn on_create(info: &ResourceInfo, obj: &mut Value) {
 pub fn on_update(info: &ResourceInfo, old: &Value, new: &mut Value) {
     if info.group.is_empty() && info.kind == "Service" {
         ipalloc::patch_allocated_values(old, new);
+    }
+    if crate::crd::registrar::is_crd(info) {
+        crate::crd::definition::record_storage_version(new);
     }
 }
 

@@ -382,7 +382,12 @@ impl Catalog {
 
         for r in resources {
             let kind = kind_name(r);
-            let def = defs.entry(kind.clone()).or_insert_with(opaque_def);
+            let def = defs.entry(kind.clone()).or_insert_with(|| {
+                r.custom
+                    .as_ref()
+                    .and_then(|c| c.openapi_def())
+                    .unwrap_or_else(opaque_def)
+            });
             push_gvk(def, gvk(&r.group, &r.version, &r.kind));
             if r.has_verb("list") {
                 let mut list = list_def(def, &kind);

@@ -9,7 +9,7 @@
 mod apps;
 mod batch;
 mod core;
-mod docs;
+pub(crate) mod docs;
 mod networking;
 mod other;
 pub mod quantity;
@@ -131,6 +131,24 @@ impl Printer {
             row["conditions"] = conditions;
         }
         row
+    }
+}
+
+/// Anything that prints objects as table rows: a built-in kind's [`Printer`], or a custom
+/// resource's printer columns.
+pub trait Tabular {
+    /// The table's `columnDefinitions`.
+    fn column_definitions(&self) -> Value;
+    /// The rows of `objects`, each with the index of the object it prints, in print order.
+    fn rows(&self, objects: &[Value]) -> Vec<(usize, Value)>;
+}
+
+impl Tabular for Printer {
+    fn column_definitions(&self) -> Value {
+        Printer::column_definitions(self)
+    }
+    fn rows(&self, objects: &[Value]) -> Vec<(usize, Value)> {
+        Printer::rows(self, objects)
     }
 }
 

@@ -103,14 +103,21 @@ fn policy(labels: &Value) -> Policy {
     }
 }
 
-/// Violations of `level` at version `v1.{minor}` as upstream aggregates them:
-/// `reason (detail)`, by check ID.
-fn evaluate(level: Level, minor: u32, meta: &Value, spec: &Value) -> Vec<String> {
+/// Failed checks of `level` at version `v1.{minor}`: (reason, detail), by check ID.
+fn failures(level: Level, minor: u32, meta: &Value, spec: &Value) -> Vec<(String, String)> {
     checks::CHECKS
         .iter()
         .filter(|c| c.level <= level && c.since <= minor)
         .filter(|c| !(level == Level::Restricted && c.overridden_by_restricted))
         .filter_map(|c| (c.run)(meta, spec))
+        .collect()
+}
+
+/// Violations of `level` at version `v1.{minor}` as upstream aggregates them:
+/// `reason (detail)`, by check ID.
+fn evaluate(level: Level, minor: u32, meta: &Value, spec: &Value) -> Vec<String> {
+    failures(level, minor, meta, spec)
+        .into_iter()
         .map(|(reason, detail)| {
             if detail.is_empty() {
                 reason
@@ -205,6 +212,137 @@ fn decide_template(policy: &Policy, t: &Value) -> Vec<String> {
     would_violate(&policy.warn, &t["metadata"], &t["spec"])
         .into_iter()
         .collect()
+}
+
+/// A pod update is evaluated only when it changes what the checks read and may change
+/// (upstream's `isSignificantPodUpdate`): images, seccomp annotations, containers added.
+fn significant_pod_update(old: &Value, new: &Value) -> bool {
+    const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+    const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+    let ann = |p: &Value, k: &str| p["metadata"]["annotations"][k].clone();
+    if ann(new, SECCOMP_POD) != ann(old, SECCOMP_POD) {
+        return true;
+    }
+    let list = |p: &Value, k: &str| p["spec"][k].as_array().cloned().unwrap_or_default();
+    let container_changed = |c: &Value, o: &Value| {
+        let key = format!(
+            "{SECCOMP_CONTAINER}{}",
+            c["name"].as_str().unwrap_or_default()
+        );
+        c["image"] != o["image"] || ann(new, &key) != ann(old, &key)
+    };
+    for k in ["containers", "initContainers"] {
+        let (a, b) = (list(new, k), list(old, k));
+        if a.len() != b.len() || a.iter().zip(&b).any(|(c, o)| container_changed(c, o)) {
+            return true;
+        }
+    }
+    let old_ephemeral = list(old, "ephemeralContainers");
+    list(new, "ephemeralContainers").iter().any(|c| {
+        match old_ephemeral.iter().find(|o| o["name"] == c["name"]) {
+            None => true,
+            Some(o) => container_changed(c, o),
+        }
+    })
+}
+
+/// A pod update (or an ephemeral container added): judged as a create when significant.
+pub async fn admit_pod_update(
+    api: &Api,
+    ns: &str,
+    old: &Value,
+    new: &Value,
+) -> ApiResult<Vec<String>> {
+    if !significant_pod_update(old, new) {
+        return Ok(Vec::new());
+    }
+    admit_pod(api, ns, new).await
+}
+
+/// A workload update warns only when its pod template changed.
+pub async fn admit_template_update(
+    api: &Api,
+    ns: &str,
+    (group, kind): (&str, &str),
+    old: &Value,
+    new: &Value,
+) -> ApiResult<Vec<String>> {
+    let (Some(t), before) = (template(group, kind, new), template(group, kind, old)) else {
+        return Ok(Vec::new());
+    };
+    if before.is_some_and(|b| b["metadata"] == t["metadata"] && b["spec"] == t["spec"]) {
+        return Ok(Vec::new());
+    }
+    let policy = policy(&namespace_labels(api, ns).await?);
+    Ok(decide_template(&policy, t))
+}
+
+/// A namespace update: its labels must parse; a stricter enforce level is tried against the
+/// pods already there, each distinct violation reported once with how many pods share it
+/// (upstream's `EvaluatePodsInNamespace`).
+pub async fn admit_namespace_update(api: &Api, old: &Value, new: &Value) -> ApiResult<Vec<String>> {
+    validate_namespace(new)?;
+    let labels = |n: &Value| n["metadata"]["labels"].clone();
+    let (before, after) = (policy(&labels(old)).enforce, policy(&labels(new)).enforce);
+    if after == before
+        || after.level == Level::Privileged
+        || (after.version == before.version && after.level <= before.level)
+    {
+        return Ok(Vec::new());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    let pods = super::list_in(api, ("", "v1", "pods"), name).await?;
+    Ok(namespace_warnings(name, &after, &pods))
+}
+
+fn namespace_warnings(namespace: &str, enforce: &LevelVersion, pods: &[Value]) -> Vec<String> {
+    // Distinct reasons, each with its lexically first pod and how many pods share it.
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
+    for pod in pods {
+        let reasons: Vec<String> = failures(
+            enforce.level,
+            enforce.minor(),
+            &pod["metadata"],
+            &pod["spec"],
+        )
+        .into_iter()
+        .map(|(reason, _)| reason)
+        .collect();
+        if reasons.is_empty() {
+            continue;
+        }
+        let warning = reasons.join(", ");
+        let pod_name = pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match seen.iter_mut().find(|(w, _, _)| *w == warning) {
+            Some((_, first, count)) => {
+                *count += 1;
+                if pod_name < *first {
+                    *first = pod_name;
+                }
+            }
+            None => seen.push((warning, pod_name, 1)),
+        }
+    }
+    if seen.is_empty() {
+        return Vec::new();
+    }
+    let mut decorated: Vec<String> = seen
+        .into_iter()
+        .map(|(warning, first, count)| match count {
+            1 => format!("{first}: {warning}"),
+            2 => format!("{first} (and 1 other pod): {warning}"),
+            n => format!("{first} (and {} other pods): {warning}", n - 1),
+        })
+        .collect();
+    decorated.sort();
+    let mut out = vec![format!(
+        "existing pods in namespace \"{namespace}\" violate the new PodSecurity enforce level \"{enforce}\""
+    )];
+    out.extend(decorated);
+    out
 }
 
 /// A namespace's pod-security labels must parse (422 as upstream's `invalidResponse`).

@@ -224,3 +224,51 @@ fn pinned_versions_skip_checks_newer_than_them() {
         ["unrestricted capabilities", "seccompProfile"]
     );
 }
+
+#[test]
+fn namespace_warnings_group_pods_by_violation() {
+    let privileged = |name: &str| {
+        json!({"metadata": {"name": name}, "spec": {"containers": [
+            {"name": "c", "image": "busybox", "securityContext": {"privileged": true}}]}})
+    };
+    let plain = json!({"metadata": {"name": "fine"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    let host = json!({"metadata": {"name": "h"}, "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "busybox"}]}});
+    let enforce = LevelVersion {
+        level: Level::Baseline,
+        version: "latest".into(),
+    };
+    let w = namespace_warnings(
+        "ns",
+        &enforce,
+        &[
+            privileged("z"),
+            privileged("b"),
+            plain,
+            host,
+            privileged("m"),
+        ],
+    );
+    assert_eq!(
+        w,
+        vec![
+            r#"existing pods in namespace "ns" violate the new PodSecurity enforce level "baseline:latest""#.to_string(),
+            "b (and 2 other pods): privileged".to_string(),
+            "h: host namespaces".to_string(),
+        ]
+    );
+    assert!(namespace_warnings("ns", &enforce, &[]).is_empty());
+}
+
+#[test]
+fn only_image_seccomp_and_container_changes_are_significant() {
+    let pod = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}});
+    let mut relabelled = pod.clone();
+    relabelled["metadata"]["labels"]["a"] = json!("2");
+    assert!(!significant_pod_update(&pod, &relabelled));
+    let mut image = pod.clone();
+    image["spec"]["containers"][0]["image"] = json!("y");
+    assert!(significant_pod_update(&pod, &image));
+    let mut debug = pod.clone();
+    debug["spec"]["ephemeralContainers"] = json!([{"name": "d", "image": "x"}]);
+    assert!(significant_pod_update(&pod, &debug));
+}
