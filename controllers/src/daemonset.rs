@@ -305,23 +305,14 @@ async fn ensure_revision(
         .as_ref()
         .map(|s| selector_query(&s.selector))
         .unwrap_or_default();
-    let revisions: Vec<ControllerRevision> = api
-        .list(&ListParams::default().labels(&selector))
-        .await?
-        .items
-        .into_iter()
-        .filter(|r| r.owner_references().iter().any(|o| o.uid == owner.uid))
-        .collect();
-    let max = revisions.iter().map(|r| r.revision).max().unwrap_or(0);
+    let revisions = crate::history::list_owned(&ctx.client, &ns, &selector, &owner.uid).await?;
+    let max = crate::history::next_revision(&revisions) - 1;
     let name = format!("{}-{hash}", ds.name_any());
     match revisions.iter().find(|r| r.name_any() == name) {
         Some(r) if r.revision == max => Ok(()),
-        Some(_) => {
-            let patch = json!({"revision": max + 1});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map(|_| ())
-        }
+        Some(r) => crate::history::renumber(&ctx.client, r, max + 1)
+            .await
+            .map(|_| ()),
         None => {
             let template = ds
                 .spec
@@ -334,8 +325,6 @@ async fn ensure_revision(
                 .and_then(|m| m.labels.clone())
                 .unwrap_or_default();
             labels.insert(REVISION_HASH.into(), hash.into());
-            let mut data = serde_json::to_value(&template).unwrap_or_default();
-            data["$patch"] = json!("replace");
             let rev = ControllerRevision {
                 metadata: ObjectMeta {
                     name: Some(name),
@@ -344,7 +333,7 @@ async fn ensure_revision(
                     owner_references: Some(vec![owner.clone()]),
                     ..Default::default()
                 },
-                data: Some(RawExtension(json!({"spec": {"template": data}}))),
+                data: Some(RawExtension(crate::history::template_patch(&template))),
                 revision: max + 1,
             };
             match api.create(&PostParams::default(), &rev).await {

@@ -4,6 +4,7 @@
 //! controller-manager` runs them against any cluster.
 
 pub mod certificates;
+pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -13,15 +14,20 @@ pub mod endpointslice;
 pub mod endpointslice_mirroring;
 pub mod events;
 pub mod gc;
+pub mod history;
+pub mod horizontal_pod_autoscaler;
 pub mod intstr;
 pub mod job;
 pub mod leader;
 pub mod namespace;
+pub mod node_lifecycle;
 pub mod per_namespace;
 pub mod podgc;
 pub mod replicaset;
 pub mod replicationcontroller;
 pub mod resourcequota;
+pub mod statefulset;
+pub mod token_cleaner;
 pub mod ttl_after_finished;
 
 use anyhow::{bail, Context, Result};
@@ -39,6 +45,7 @@ pub const ALL: &[&str] = &[
     "resourcequota",
     "disruption",
     "daemonset",
+    "statefulset",
     "csrapproving",
     "csrsigning",
     "endpoint",
@@ -48,6 +55,11 @@ pub const ALL: &[&str] = &[
     "cronjob",
     "ttl-after-finished",
     "podgc",
+    "horizontalpodautoscaling",
+    "nodelifecycle",
+    "taint-eviction-controller",
+    "tokencleaner",
+    "clusterrole-aggregation",
     "replicationcontroller",
     "garbagecollector",
 ];
@@ -223,6 +235,7 @@ pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
             "resourcequota" => tasks.spawn(resourcequota::run(client.clone())),
             "disruption" => tasks.spawn(disruption::run(client.clone())),
             "daemonset" => tasks.spawn(daemonset::run(client.clone())),
+            "statefulset" => tasks.spawn(statefulset::run(client.clone())),
             "csrapproving" => tasks.spawn(certificates::run_approver(client.clone())),
             "csrsigning" => tasks.spawn(certificates::run_signer(
                 client.clone(),
@@ -236,6 +249,15 @@ pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
             "cronjob" => tasks.spawn(cronjob::run(client.clone())),
             "ttl-after-finished" => tasks.spawn(ttl_after_finished::run(client.clone())),
             "podgc" => tasks.spawn(podgc::run(client.clone())),
+            "horizontalpodautoscaling" => {
+                tasks.spawn(horizontal_pod_autoscaler::run(client.clone()))
+            }
+            "nodelifecycle" => tasks.spawn(node_lifecycle::run(client.clone())),
+            "taint-eviction-controller" => {
+                tasks.spawn(node_lifecycle::taint_eviction::run(client.clone()))
+            }
+            "tokencleaner" => tasks.spawn(token_cleaner::run(client.clone())),
+            "clusterrole-aggregation" => tasks.spawn(clusterrole_aggregation::run(client.clone())),
             "replicationcontroller" => tasks.spawn(replicationcontroller::run(client.clone())),
             "root-ca-cert-publisher" => tasks.spawn(per_namespace::run_root_ca(
                 client.clone(),

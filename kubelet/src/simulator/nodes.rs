@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::{stream, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
 
@@ -153,5 +153,43 @@ pub async fn renew_leases(client: Client, config: Config) -> anyhow::Result<()> 
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<()>>()
             .await;
+        if let Err(e) = repost_changed_status(&client, &config).await {
+            tracing::debug!("checking node status: {e}");
+        }
     }
+}
+
+/// The kubelet posts its status again when the API's copy differs from what it would
+/// post, as after the node lifecycle controller marked a late node Unknown.
+async fn repost_changed_status(client: &Client, config: &Config) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for node in nodes
+        .list(&ListParams::default().labels("type=kwok"))
+        .await?
+    {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let Some(i) = name
+            .strip_prefix(config.prefix.as_str())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|i| *i < config.count && config.node_name(*i) == name)
+        else {
+            continue;
+        };
+        let ready = node
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .into_iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if !ready {
+            nodes
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&node_status(config, i)),
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
