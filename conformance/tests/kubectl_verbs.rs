@@ -192,7 +192,12 @@ fn patch_strategic_merge_and_json() {
             r#"[{"op":"replace","path":"/spec/replicas","value":9},{"op":"test","path":"/spec/replicas","value":7}]"#,
         ])
         .fails();
-    assert_eq!(server.kubectl_json(&["get", "deploy", "web"]), before);
+    let after = server.kubectl_json(&["get", "deploy", "web"]);
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
 
     // A patch that changes nothing is reported as such and writes nothing.
     let out = server
@@ -206,7 +211,12 @@ fn patch_strategic_merge_and_json() {
         ])
         .ok();
     assert_eq!(out.trim(), "deployment.apps/web patched (no change)");
-    assert_eq!(server.kubectl_json(&["get", "deploy", "web"]), before);
+    let after = server.kubectl_json(&["get", "deploy", "web"]);
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
 }
 
 #[test]
@@ -289,10 +299,15 @@ fn edit_to_invalid_value_is_rejected() {
         err.contains("Edit cancelled, no valid changes were saved."),
         "{err}"
     );
+    // Spec and generation: the controller keeps writing status meanwhile.
+    let after = server.kubectl_json(&["get", "deploy", "web"]);
     assert_eq!(
-        server.kubectl_json(&["get", "deploy", "web"]),
-        before,
+        after["spec"], before["spec"],
         "rejected edit changed the object"
+    );
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
     );
 
     // The same through patch: the server's validation message.
@@ -310,7 +325,12 @@ fn edit_to_invalid_value_is_rejected() {
         err.contains(r#"The Deployment "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#),
         "{err}"
     );
-    assert_eq!(server.kubectl_json(&["get", "deploy", "web"]), before);
+    let after = server.kubectl_json(&["get", "deploy", "web"]);
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
 }
 
 const RS_STS_RC: &str = r#"apiVersion: apps/v1
