@@ -105,3 +105,78 @@ fn one_daemon_per_node_and_rolling_updates() {
         (nodes_of(&pods) == ["sim-0", "sim-1"]).then_some(())
     });
 }
+
+/// With `maxSurge`, a node's new daemon starts beside the old one, which is deleted only
+/// once the new one is ready: a rollout adds before it deletes.
+#[test]
+fn rolling_update_with_max_surge_starts_new_pods_first() {
+    let server = Server::start();
+    let _sim = simulate_nodes(&server, 3, "4");
+    let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "updateStrategy": {"type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "a", "image": "busybox:1"}]}}}});
+    server
+        .kubectl_stdin(&["create", "-f", "-"], &ds.to_string())
+        .ok();
+    server
+        .kubectl(&["rollout", "status", "ds/agent", "--timeout=60s"])
+        .ok();
+    let mut watch = server.kubectl_bg(&[
+        "get",
+        "pods",
+        "-l",
+        "app=agent",
+        "--watch-only",
+        "--output-watch-events",
+        "--no-headers",
+    ]);
+    // Give kubectl a moment to establish the watch.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    server
+        .kubectl(&["set", "image", "ds/agent", "a=busybox:2"])
+        .ok();
+    server
+        .kubectl(&["rollout", "status", "ds/agent", "--timeout=90s"])
+        .ok();
+    let deadline = std::time::Instant::now() + WAIT_TIMEOUT;
+    while watch
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("DELETED"))
+        .count()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three old daemons not deleted: {:?} {}",
+            watch.lines(),
+            watch.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    watch.kill();
+    let events: Vec<String> = watch
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("ADDED") || l.starts_with("DELETED"))
+        .collect();
+    assert!(
+        events.first().is_some_and(|e| e.starts_with("ADDED")),
+        "{events:?}"
+    );
+    let mut alive = 3;
+    let mut most = alive;
+    for e in &events {
+        alive += if e.starts_with("ADDED") { 1 } else { -1 };
+        most = most.max(alive);
+    }
+    assert!(most >= 4, "never surged: {events:?}");
+    let pods = daemon_pods(&server);
+    assert_eq!(nodes_of(&pods), ["sim-0", "sim-1", "sim-2"]);
+    assert!(pods
+        .iter()
+        .all(|p| p["spec"]["containers"][0]["image"] == "busybox:2"));
+}

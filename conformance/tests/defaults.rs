@@ -325,3 +325,84 @@ fn the_kubernetes_service_has_this_servers_endpoints() {
         "kubernetes"
     );
 }
+
+/// The stored spec of each kind equals upstream v1.33's (golden files in
+/// conformance/golden/defaults, generated values replaced by placeholders).
+#[test]
+fn workload_kinds_get_upstream_defaults() {
+    let server = Server::start();
+    let golden = |kind: &str| -> Value {
+        let path = k8rs_conformance::workspace_root()
+            .join("conformance/golden/defaults")
+            .join(format!("{kind}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let spec = |kind: &str, name: &str| server.kubectl_json(&["get", kind, name])["spec"].clone();
+
+    server
+        .kubectl(&["create", "deployment", "web", "--image=busybox"])
+        .ok();
+    assert_eq!(spec("deployment", "web"), golden("deployment"));
+
+    server
+        .kubectl(&["create", "job", "j", "--image=busybox"])
+        .ok();
+    let mut job = spec("job", "j");
+    let uid = job["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"].clone();
+    assert!(uid.as_str().is_some_and(|u| u.len() == 36), "{job}");
+    for path in ["/selector/matchLabels", "/template/metadata/labels"] {
+        let Some(labels) = job.pointer_mut(path) else {
+            panic!("no {path}: {uid}");
+        };
+        for key in ["batch.kubernetes.io/controller-uid", "controller-uid"] {
+            if labels.get(key) == Some(&uid) {
+                labels[key] = json!("UID");
+            }
+        }
+    }
+    assert_eq!(job, golden("job"));
+
+    server
+        .kubectl(&[
+            "create",
+            "cronjob",
+            "c",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+        ])
+        .ok();
+    assert_eq!(spec("cronjob", "c"), golden("cronjob"));
+
+    server
+        .kubectl(&["create", "service", "clusterip", "s", "--tcp=80:8080"])
+        .ok();
+    let mut svc = spec("service", "s");
+    assert!(
+        in_service_cidr(svc["clusterIP"].as_str().unwrap_or_default()),
+        "{svc}"
+    );
+    svc["clusterIP"] = json!("CLUSTER_IP");
+    svc["clusterIPs"] = json!(["CLUSTER_IP"]);
+    assert_eq!(svc, golden("service"));
+
+    for (kind, name, extra) in [
+        ("StatefulSet", "web", json!({"serviceName": "web"})),
+        ("DaemonSet", "ds", json!({})),
+    ] {
+        let mut s = json!({"selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            s[k] = v.clone();
+        }
+        let obj =
+            json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": s});
+        server
+            .kubectl_stdin(&["create", "-f", "-"], &obj.to_string())
+            .ok();
+        let lower = kind.to_ascii_lowercase();
+        assert_eq!(spec(&lower, name), golden(&lower), "{kind}");
+    }
+}

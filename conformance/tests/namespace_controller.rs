@@ -137,3 +137,90 @@ fn controller_manager_runs_standalone() {
         },
     );
 }
+
+/// The acceptance case: objects of ten kinds, a custom resource among them, all go with
+/// their namespace.
+#[test]
+fn a_namespace_with_ten_kinds_and_a_custom_resource_goes_away() {
+    let server = Server::start();
+    server
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.net}
+spec:
+  group: example.net
+  scope: Namespaced
+  names: {plural: gizmos, kind: Gizmo}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#,
+        )
+        .ok();
+    server
+        .kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/gizmos.example.net",
+            "--timeout=20s",
+        ])
+        .ok();
+    server.kubectl(&["create", "ns", "full"]).ok();
+    server.wait_for_default_service_account("full");
+    let n = |args: &[&str]| {
+        let mut all = vec!["-n", "full"];
+        all.extend_from_slice(args);
+        server.kubectl(&all).ok();
+    };
+    n(&["create", "configmap", "cm", "--from-literal=a=b"]);
+    n(&["create", "secret", "generic", "s", "--from-literal=a=b"]);
+    n(&["create", "deployment", "d", "--image=busybox"]);
+    n(&["create", "job", "j", "--image=busybox"]);
+    n(&[
+        "create",
+        "cronjob",
+        "cj",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+    ]);
+    n(&["create", "service", "clusterip", "svc", "--tcp=80:80"]);
+    n(&["create", "serviceaccount", "sa"]);
+    n(&["create", "role", "r", "--verb=get", "--resource=pods"]);
+    n(&[
+        "create",
+        "rolebinding",
+        "rb",
+        "--role=r",
+        "--serviceaccount=full:sa",
+    ]);
+    n(&[
+        "create",
+        "poddisruptionbudget",
+        "pdb",
+        "--selector=app=d",
+        "--min-available=1",
+    ]);
+    n(&["run", "p", "--image=busybox"]);
+    server
+        .kubectl_stdin(
+            &["apply", "-n", "full", "-f", "-"],
+            "apiVersion: example.net/v1\nkind: Gizmo\nmetadata: {name: g}\nspec: {size: 1}\n",
+        )
+        .ok();
+    server
+        .kubectl(&["delete", "ns", "full", "--timeout=60s"])
+        .ok();
+    let out = server.kubectl(&["get", "ns", "full"]);
+    assert!(
+        !out.success() && out.stderr.contains("NotFound"),
+        "{}",
+        out.stderr
+    );
+    let gizmos = server.kubectl_json(&["get", "gizmos", "-A"]);
+    assert_eq!(gizmos["items"], serde_json::json!([]), "{gizmos}");
+}

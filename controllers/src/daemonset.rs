@@ -392,12 +392,34 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Er
         }
     }
     let regarding = ds.object_ref(&());
+    let rolling_update = match spec.update_strategy.as_ref() {
+        None => Some(Default::default()),
+        Some(s) if s.type_.as_deref().is_none_or(|t| t == "RollingUpdate") => {
+            Some(s.rolling_update.clone().unwrap_or_default())
+        }
+        Some(_) => None,
+    };
+    // maxSurge (rounded up, of the nodes that should run the daemon): when set, a node's new
+    // pod starts beside its old one, which goes once the new one is ready.
+    let eligible = nodes
+        .iter()
+        .filter(|n| placement(&spec.template, n).0)
+        .count() as i32;
+    let max_surge = rolling_update
+        .as_ref()
+        .and_then(|r| r.max_surge.as_ref())
+        .and_then(|v| crate::intstr::scaled(v, eligible, true))
+        .unwrap_or(0);
     let mut to_create: Vec<String> = Vec::new();
     let mut to_delete: Vec<&Pod> = orphaned;
     let (mut desired, mut scheduled, mut misscheduled, mut ready, mut updated) = (0, 0, 0, 0, 0);
     let mut old_available: Vec<&Pod> = Vec::new();
     let mut old_unavailable: Vec<&Pod> = Vec::new();
     let mut unavailable = 0;
+    // Surge: nodes whose old pod serves (a new pod may start there within the budget), and
+    // how many nodes already run an old and a new pod.
+    let mut surge_candidates: Vec<String> = Vec::new();
+    let mut surging = 0;
     for node in &nodes {
         let name = node.name_any();
         let mut here: Vec<&Pod> = by_node
@@ -423,6 +445,51 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Er
         to_delete.extend(failed);
         let mut live = live;
         live.sort_by_key(|p| p.metadata.creation_timestamp.clone());
+        if max_surge > 0 {
+            // At most one pod of each revision per node: the oldest of each.
+            let (mut news, mut olds): (Vec<&Pod>, Vec<&Pod>) = live
+                .into_iter()
+                .partition(|p| p.labels().get(REVISION_HASH) == Some(&hash));
+            if news.len() > 1 {
+                to_delete.extend(news.split_off(1));
+            }
+            if olds.len() > 1 {
+                to_delete.extend(olds.split_off(1));
+            }
+            match (news.first(), olds.first()) {
+                (None, None) => {
+                    to_create.push(name);
+                    unavailable += 1;
+                }
+                (Some(new), old) => {
+                    scheduled += 1;
+                    updated += 1;
+                    if is_ready(new) {
+                        ready += 1;
+                        to_delete.extend(old);
+                    } else if old.is_some_and(|o| is_ready(o)) {
+                        ready += 1;
+                    } else {
+                        unavailable += 1;
+                    }
+                    if old.is_some() {
+                        surging += 1;
+                    }
+                }
+                (None, Some(old)) => {
+                    scheduled += 1;
+                    if is_ready(old) {
+                        ready += 1;
+                        surge_candidates.push(name);
+                    } else {
+                        // Not serving anyway: its replacement starts at once.
+                        unavailable += 1;
+                        to_create.push(name);
+                    }
+                }
+            }
+            continue;
+        }
         if live.len() > 1 {
             to_delete.extend(live.split_off(1));
         }
@@ -453,20 +520,11 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, kube::Er
     // Pods for nodes that are gone.
     to_delete.extend(by_node.into_values().flatten());
 
-    let rolling = spec
-        .update_strategy
-        .as_ref()
-        .and_then(|s| s.type_.as_deref())
-        .is_none_or(|t| t == "RollingUpdate");
-    if rolling {
-        let max_unavailable = scaled(
-            spec.update_strategy
-                .as_ref()
-                .and_then(|s| s.rolling_update.as_ref())
-                .and_then(|r| r.max_unavailable.as_ref()),
-            desired,
-        )
-        .max(1);
+    if max_surge > 0 {
+        let room = (max_surge - surging).max(0) as usize;
+        to_create.extend(surge_candidates.into_iter().take(room));
+    } else if let Some(rolling_update) = &rolling_update {
+        let max_unavailable = scaled(rolling_update.max_unavailable.as_ref(), desired).max(1);
         // Old pods that are not serving anyway go first, then as many as the budget allows.
         to_delete.extend(old_unavailable);
         let budget = (max_unavailable - unavailable).max(0) as usize;
