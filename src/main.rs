@@ -90,6 +90,13 @@ struct ServerArgs {
     /// Don't run the scheduler in-process.
     #[arg(long)]
     disable_scheduler: bool,
+    /// IPv4 range Service cluster IPs are allocated from; the first address is the
+    /// `kubernetes` Service's.
+    #[arg(long, default_value = k8rs_apiserver::defaults::ipalloc::SERVICE_CIDR)]
+    service_cluster_ip_range: String,
+    /// Range NodePorts are allocated from.
+    #[arg(long, default_value = "30000-32767")]
+    service_node_port_range: String,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -140,6 +147,11 @@ fn main() -> anyhow::Result<()> {
                     .into_iter()
                     .filter(|s| !s.is_empty())
                     .collect(),
+                service_ranges: k8rs_apiserver::defaults::ipalloc::Ranges::parse(
+                    &a.service_cluster_ip_range,
+                    &a.service_node_port_range,
+                )
+                .map_err(anyhow::Error::msg)?,
             };
             let controllers = k8rs_controllers::select(&a.controllers)?;
             let scheduler = !a.disable_scheduler;

@@ -66,6 +66,8 @@ pub struct Config {
     pub kubeconfig_path: PathBuf,
     /// Use etcd at these endpoints instead of the embedded store.
     pub etcd_servers: Vec<String>,
+    /// Service cluster IP and NodePort ranges.
+    pub service_ranges: defaults::ipalloc::Ranges,
 }
 
 /// How much history storage keeps: revisions older than this are compacted, as
@@ -155,6 +157,7 @@ fn spawn_compactor(store: Arc<dyn Storage>) {
 /// (controllers) from there.
 pub async fn run(config: Config, on_ready: impl FnOnce(String)) -> Result<()> {
     let started = std::time::Instant::now();
+    defaults::ipalloc::configure(config.service_ranges.clone()).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let pki = tls::Pki::load_or_create(&config.data_dir, &config.bind_address)?;

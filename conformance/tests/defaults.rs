@@ -406,3 +406,45 @@ fn workload_kinds_get_upstream_defaults() {
         assert_eq!(spec(&lower, name), golden(&lower), "{kind}");
     }
 }
+
+/// `--service-cluster-ip-range` and `--service-node-port-range` move the ranges, the
+/// `kubernetes` Service's address with them.
+#[test]
+fn service_ranges_are_configurable() {
+    let server = Server::start_with(k8rs_conformance::ServerOpts {
+        extra_args: vec![
+            "--service-cluster-ip-range=10.200.0.0/16".into(),
+            "--service-node-port-range=31000-31100".into(),
+        ],
+        ..Default::default()
+    });
+    let k = server.kubectl_json(&["get", "svc", "kubernetes"]);
+    assert_eq!(k["spec"]["clusterIP"], "10.200.0.1", "{k}");
+    server
+        .kubectl(&["create", "service", "nodeport", "np", "--tcp=80:80"])
+        .ok();
+    let svc = server.kubectl_json(&["get", "svc", "np"]);
+    let ip: Ipv4Addr = svc["spec"]["clusterIP"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    assert_eq!(ip.octets()[..2], [10, 200], "{svc}");
+    let port = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap_or(0);
+    assert!((31000..=31100).contains(&port), "{svc}");
+    let err = server
+        .kubectl(&[
+            "create",
+            "service",
+            "nodeport",
+            "out",
+            "--tcp=80:80",
+            "--node-port=30001",
+        ])
+        .fails();
+    assert!(
+        err.contains(
+            "provided port is not in the valid range. The range of valid ports is 31000-31100"
+        ),
+        "{err}"
+    );
+}

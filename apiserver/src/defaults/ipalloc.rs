@@ -21,21 +21,80 @@ use crate::object;
 use crate::resource::ResourceInfo;
 use crate::status::{ApiError, ApiResult, Cause};
 
-/// The service cluster IP range (kube-apiserver's `--service-cluster-ip-range` default as
+/// The default service cluster IP range (kube-apiserver's `--service-cluster-ip-range` as
 /// kubeadm and kind set it).
 pub const SERVICE_CIDR: &str = "10.96.0.0/12";
-/// The node port range (`--service-node-port-range` default).
+/// The default node port range (`--service-node-port-range`).
 pub const NODE_PORT_RANGE: (u16, u16) = (30000, 32767);
+
+/// The ranges this server allocates from: set once at start (`k8rs server
+/// --service-cluster-ip-range/--service-node-port-range`), the defaults otherwise.
+static RANGES: std::sync::OnceLock<Ranges> = std::sync::OnceLock::new();
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ranges {
+    /// Network address and size of the IPv4 service range.
+    net: (u32, u32),
+    cidr: String,
+    ports: (u16, u16),
+}
+
+impl Ranges {
+    /// Parse `10.96.0.0/12` and `30000-32767` as kube-apiserver's flags take them.
+    pub fn parse(cidr: &str, ports: &str) -> Result<Ranges, String> {
+        let (ip, bits) = cidr
+            .split_once('/')
+            .ok_or_else(|| format!("service CIDR {cidr:?}: want address/bits"))?;
+        let base: Ipv4Addr = ip
+            .parse()
+            .map_err(|e| format!("service CIDR {cidr:?}: {e} (IPv4 only)"))?;
+        let bits: u32 = bits
+            .parse()
+            .ok()
+            .filter(|b| (8..=28).contains(b))
+            .ok_or_else(|| format!("service CIDR {cidr:?}: prefix length must be 8..28"))?;
+        let size = 1u32 << (32 - bits);
+        if u32::from(base) % size != 0 {
+            return Err(format!("service CIDR {cidr:?}: not a network address"));
+        }
+        let (lo, hi) = ports
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+            .filter(|(a, b)| a < b)
+            .ok_or_else(|| format!("node port range {ports:?}: want low-high"))?;
+        Ok(Ranges {
+            net: (u32::from(base), size),
+            cidr: cidr.to_string(),
+            ports: (lo, hi),
+        })
+    }
+}
+
+/// Use `r` for every allocation from now on; only the first call counts (one server per
+/// process).
+pub fn configure(r: Ranges) -> Result<(), String> {
+    let wanted = r.clone();
+    match RANGES.set(r) {
+        Ok(()) => Ok(()),
+        Err(_) if RANGES.get() == Some(&wanted) => Ok(()),
+        Err(_) => Err("service ranges are already set in this process".into()),
+    }
+}
+
+fn ranges() -> &'static Ranges {
+    RANGES.get_or_init(|| Ranges {
+        net: (u32::from(Ipv4Addr::new(10, 96, 0, 0)), 1 << 20),
+        cidr: SERVICE_CIDR.to_string(),
+        ports: NODE_PORT_RANGE,
+    })
+}
 
 const IP_PREFIX: &str = "/registry/networking.k8s.io/ipaddresses/";
 const PORT_PREFIX: &str = "/registry/ranges/servicenodeports/";
 
-/// Network address and size of [`SERVICE_CIDR`].
+/// Network address and size of the service range.
 fn cidr() -> (u32, u32) {
-    let (ip, bits) = SERVICE_CIDR.split_once('/').unwrap_or(("10.96.0.0", "12"));
-    let base: Ipv4Addr = ip.parse().unwrap_or(Ipv4Addr::new(10, 96, 0, 0));
-    let bits: u32 = bits.parse().unwrap_or(12).min(30);
-    (u32::from(base), 1u32 << (32 - bits))
+    ranges().net
 }
 
 /// The first usable IP of the range: the `kubernetes` Service's.
@@ -54,7 +113,8 @@ fn ip_bands() -> (u64, u64, u64) {
 }
 
 fn port_bands() -> (u64, u64, u64) {
-    let (lo, hi) = (u64::from(NODE_PORT_RANGE.0), u64::from(NODE_PORT_RANGE.1));
+    let (lo, hi) = ranges().ports;
+    let (lo, hi) = (u64::from(lo), u64::from(hi));
     let band = ((hi - lo + 1) / 16).clamp(16, 128);
     (lo, lo + band, hi)
 }
@@ -418,7 +478,7 @@ impl Alloc<'_> {
 
     /// A requested node port: in range and free (or already this service's).
     async fn claim_port(&mut self, port: u64, field: &str, mine: &[u16]) -> ApiResult<u16> {
-        let (lo, hi) = NODE_PORT_RANGE;
+        let (lo, hi) = ranges().ports;
         let p = u16::try_from(port)
             .ok()
             .filter(|p| (lo..=hi).contains(p))
@@ -582,7 +642,7 @@ async fn cluster_ip(a: &mut Alloc<'_>, spec: &mut Value, old_ips: &[String]) -> 
             return Err(invalid(
                 &a.name,
                 "spec.clusterIPs",
-                format!("Invalid value: []string{{\"{requested}\"}}: failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"),
+                format!("Invalid value: []string{{\"{requested}\"}}: failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {}", ranges().cidr),
             ));
         }
         if !a.take_ip(&requested).await? {
@@ -704,4 +764,29 @@ pub async fn ensure_kubernetes_service(api: &crate::handler::Api, port: u16) -> 
         .await
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("updating the kubernetes service: {}", e.message))
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::Ranges;
+
+    #[test]
+    fn ranges_parse_like_the_flags() {
+        let r = Ranges::parse("10.200.0.0/16", "31000-31100").unwrap();
+        assert_eq!(
+            r.net,
+            (u32::from(std::net::Ipv4Addr::new(10, 200, 0, 0)), 1 << 16)
+        );
+        assert_eq!(r.ports, (31000, 31100));
+        for (cidr, ports) in [
+            ("10.200.0.1/16", "30000-32767"),
+            ("10.200.0.0", "30000-32767"),
+            ("fd00::/108", "30000-32767"),
+            ("10.0.0.0/30", "30000-32767"),
+            ("10.96.0.0/12", "32767-30000"),
+            ("10.96.0.0/12", "x"),
+        ] {
+            assert!(Ranges::parse(cidr, ports).is_err(), "{cidr} {ports}");
+        }
+    }
 }
