@@ -65,8 +65,11 @@ async fn follow<K>(api: Api<K>, shared: Arc<Shared>, handle: fn(&Shared, Change<
 where
     K: Resource + Clone + serde::de::DeserializeOwned + Debug + Send + 'static,
 {
+    // managedFields are never read here and are most of a cached pod's memory (upstream's
+    // informers strip them too).
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|o| o.meta_mut().managed_fields = None)
         .boxed();
     let mut seen = HashSet::new();
     while let Some(ev) = stream.next().await {

@@ -54,8 +54,10 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         state: Mutex::new(State::default()),
         writes: Semaphore::new(CONCURRENCY),
     });
+    // managedFields are never read here and are most of a pod's memory.
     let mut stream = watcher(Api::<Pod>::all(client), watcher::Config::default())
         .default_backoff()
+        .modify(|p| p.metadata.managed_fields = None)
         .boxed();
     while let Some(ev) = stream.next().await {
         match ev {
