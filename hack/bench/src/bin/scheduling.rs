@@ -80,20 +80,21 @@ fn main() -> Result<()> {
         w => vec![w],
     };
     println!(
-        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10}",
-        "workload", "nodes", "pods", "create/s", "sched/s", "p50 ms", "p99 ms"
+        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>14}",
+        "workload", "nodes", "pods", "create/s", "sched/s", "p50 ms", "p99 ms", "server peak MB"
     );
     for w in workloads {
         let r = rt.block_on(run(&args, w))?;
         println!(
-            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1}",
+            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>14.0}",
             format!("{w:?}").to_lowercase(),
             args.nodes,
             args.pods,
             r.create_rate,
             r.sched_rate,
             r.p50,
-            r.p99
+            r.p99,
+            r.server_peak as f64 / 1e6
         );
     }
     Ok(())
@@ -104,6 +105,8 @@ struct Outcome {
     sched_rate: f64,
     p50: f64,
     p99: f64,
+    /// Peak RSS of the all-in-one server (scheduler and controllers in-process).
+    server_peak: u64,
 }
 
 fn pod(i: usize, w: Workload) -> Pod {
@@ -229,11 +232,13 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         })
         .collect();
     lat.sort_by(f64::total_cmp);
+    let server_peak = procs::mem(server.proc.pid()).map_or(0, |m| m.peak);
     drop(server);
     Ok(Outcome {
         create_rate: args.pods as f64 / create_time.as_secs_f64(),
         sched_rate: args.pods as f64 / last.duration_since(t0).as_secs_f64(),
         p50: stats::percentile(&lat, 50.0).unwrap_or(0.0),
         p99: stats::percentile(&lat, 99.0).unwrap_or(0.0),
+        server_peak,
     })
 }
