@@ -70,6 +70,33 @@ pub fn content_type(out: Output) -> &'static str {
     }
 }
 
+/// A cached object's `metadata`, cut out of its JSON without building the object: metadata
+/// watches and lists (the garbage collector's) see every write of every resource.
+fn raw_metadata(json: &[u8]) -> Option<&serde_json::value::RawValue> {
+    #[derive(serde::Deserialize)]
+    struct MetadataOnly<'a> {
+        #[serde(borrow)]
+        metadata: &'a serde_json::value::RawValue,
+    }
+    serde_json::from_slice::<MetadataOnly<'_>>(json)
+        .ok()
+        .map(|m| m.metadata)
+}
+
+/// `PartialObjectMetadata` JSON of a cached object.
+fn partial_metadata_bytes(o: &CachedObject, out: &mut BytesMut) {
+    match raw_metadata(&o.json) {
+        Some(raw) => {
+            out.put_slice(
+                br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+            );
+            out.put_slice(raw.get().as_bytes());
+            out.put_u8(b'}');
+        }
+        None => out.put_slice(partial_metadata(&o.value()).to_string().as_bytes()),
+    }
+}
+
 fn partial_metadata(v: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
@@ -176,9 +203,20 @@ pub fn list(out: Output, info: &ResourceInfo, items: &[Arc<CachedObject>], meta:
             Bytes::from(serde_yaml::to_string(&v).unwrap_or_default())
         }
         Output::Metadata => {
-            let v = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                "items": items.iter().map(|o| partial_metadata(&o.value())).collect::<Vec<_>>()});
-            Bytes::from(v.to_string())
+            let head = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta})
+            .to_string();
+            let mut b = BytesMut::with_capacity(head.len() + items.len() * 512 + 16);
+            b.put_slice(&head.as_bytes()[..head.len() - 1]);
+            b.put_slice(b",\"items\":[");
+            for (i, o) in items.iter().enumerate() {
+                if i > 0 {
+                    b.put_u8(b',');
+                }
+                partial_metadata_bytes(o, &mut b);
+            }
+            b.put_slice(b"]}");
+            b.freeze()
         }
         Output::Table(include) => {
             let values: Vec<Value> = items.iter().map(|o| o.value()).collect();
@@ -206,7 +244,15 @@ pub fn watch_event(
             b.put_slice(b"}\n");
             b.freeze()
         }
-        Output::Metadata => frame(kind, &partial_metadata(&obj.value())),
+        Output::Metadata => {
+            let mut b = BytesMut::with_capacity(1024);
+            b.put_slice(b"{\"type\":\"");
+            b.put_slice(kind.as_bytes());
+            b.put_slice(b"\",\"object\":");
+            partial_metadata_bytes(obj, &mut b);
+            b.put_slice(b"}\n");
+            b.freeze()
+        }
         Output::Table(include) => {
             let v = obj.value();
             let meta = json!({"resourceVersion": obj.rv.to_string()});
@@ -270,5 +316,34 @@ mod tests {
             .unwrap(),
             Output::Metadata
         );
+    }
+
+    #[test]
+    fn metadata_frames_carry_only_metadata() {
+        let info = crate::builtin::resources()
+            .into_iter()
+            .find(|r| r.group.is_empty() && r.kind == "ConfigMap")
+            .unwrap();
+        let v = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "n", "labels": {"x": "y"}},
+            "data": {"big": "value"}});
+        let o = CachedObject::from_value(&info, "/registry/configmaps/n/a", &v, 7);
+        let frame = watch_event(Output::Metadata, None, "ADDED", &o, false);
+        let parsed: Value = serde_json::from_slice(&frame).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"type": "ADDED", "object": {"kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]}})
+        );
+        let list = list(
+            Output::Metadata,
+            &info,
+            &[Arc::new(o)],
+            json!({"resourceVersion": "7"}),
+        );
+        let parsed: Value = serde_json::from_slice(&list).unwrap();
+        assert_eq!(parsed["kind"], "PartialObjectMetadataList");
+        assert_eq!(parsed["items"][0]["metadata"], v["metadata"]);
+        assert!(parsed["items"][0].get("data").is_none());
     }
 }
