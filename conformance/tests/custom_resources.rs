@@ -574,3 +574,36 @@ fn patches_and_server_side_apply_on_custom_objects() {
         .send();
     assert_eq!(r.status, 415, "{}", r.text());
 }
+
+/// The same CRD life cycle with etcd as the store: objects under
+/// `/registry/<group>/<plural>/`, as kube-apiserver keeps them.
+#[test]
+fn custom_resources_on_etcd() {
+    let etcd = k8rs_conformance::Etcd::start();
+    let server = Server::start_with(k8rs_conformance::ServerOpts::etcd(etcd.url()));
+    create_widgets(&server);
+    server
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: e}\nspec: {size: small}\n",
+        )
+        .ok();
+    assert_eq!(
+        server.kubectl_json(&["get", "widget", "e"])["spec"]["replicas"],
+        1
+    );
+    assert!(
+        etcd.keys()
+            .iter()
+            .any(|k| k == "/registry/example.com/widgets/default/e"),
+        "{:?}",
+        etcd.keys()
+    );
+    server
+        .kubectl(&["delete", "crd", "widgets.example.com", "--timeout=30s"])
+        .ok();
+    assert!(!etcd
+        .keys()
+        .iter()
+        .any(|k| k.starts_with("/registry/example.com/widgets/")));
+}
