@@ -194,7 +194,7 @@ fn eval(
     program: &IdedExpr,
     ctx: &cel_interpreter::Context,
 ) -> Result<Value, Option<ExecutionError>> {
-    // cel-interpreter has a few todo!()s for inputs it does not expect (a comprehension over a
+    // cel-interpreter panics on a few inputs it does not expect (a comprehension over a
     // scalar, say); a rule must fail, not the request handler.
     match catch_unwind(AssertUnwindSafe(|| Value::resolve(program, ctx))) {
         Ok(Ok(v)) => Ok(v),
