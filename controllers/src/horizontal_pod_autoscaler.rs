@@ -432,6 +432,8 @@ async fn recommend(
         ));
     }
     let mut best: Option<Recommendation> = None;
+    let mut metrics_list: Option<Vec<DynamicObject>> = None;
+    let mut pods: Option<Vec<Pod>> = None;
     let mut statuses = Vec::new();
     for m in metrics {
         if m.type_ != "Resource" {
@@ -445,20 +447,31 @@ async fn recommend(
         }
         let Some(res) = &m.resource else { continue };
         let name = res.name.clone();
-        let usage = pod_usage(client, ns, selector, &name).await.map_err(|e| {
-            (
-                "FailedGetResourceMetric".to_string(),
-                format!("the HPA was unable to compute the replica count: failed to get {name} utilization: unable to get metrics for resource {name}: {e}"),
-            )
-        })?;
-        let requests = pod_requests(client, ns, selector, &name)
-            .await
-            .map_err(|e| {
+        // One list of each serves every metric.
+        if metrics_list.is_none() {
+            metrics_list = Some(pod_metrics(client, ns, selector).await.map_err(|e| {
                 (
                     "FailedGetResourceMetric".to_string(),
-                    format!("the HPA was unable to compute the replica count: {e}"),
+                    format!("the HPA was unable to compute the replica count: failed to get {name} utilization: unable to get metrics for resource {name}: {e}"),
                 )
-            })?;
+            })?);
+        }
+        if pods.is_none() {
+            pods = Some(
+                Api::<Pod>::namespaced(client.clone(), ns)
+                    .list(&ListParams::default().labels(selector))
+                    .await
+                    .map_err(|e| {
+                        (
+                            "FailedGetResourceMetric".to_string(),
+                            format!("the HPA was unable to compute the replica count: {e}"),
+                        )
+                    })?
+                    .items,
+            );
+        }
+        let usage = usage_of(metrics_list.as_deref().unwrap_or_default(), &name);
+        let requests = requests_of(pods.as_deref().unwrap_or_default(), &name);
         let with_metrics: Vec<&String> =
             usage.keys().filter(|p| requests.contains_key(*p)).collect();
         if with_metrics.is_empty() {
@@ -543,13 +556,12 @@ fn scaled(ratio: f64, pods: f64, current: i32) -> i32 {
     }
 }
 
-/// Usage per pod (in cores for cpu, bytes otherwise) from the resource metrics API.
-async fn pod_usage(
+/// The PodMetrics of the pods `selector` matches, from the resource metrics API.
+async fn pod_metrics(
     client: &Client,
     ns: &str,
     selector: &str,
-    resource: &str,
-) -> anyhow::Result<HashMap<String, f64>> {
+) -> anyhow::Result<Vec<DynamicObject>> {
     let ar = ApiResource {
         group: "metrics.k8s.io".into(),
         version: "v1beta1".into(),
@@ -567,39 +579,42 @@ async fn pod_usage(
             ),
             e => anyhow::anyhow!("unable to fetch metrics from resource metrics API: {e}"),
         })?;
-    let mut out = HashMap::new();
-    for pm in list.items {
-        let total: f64 = pm.data["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["usage"][resource].as_str().and_then(parse_quantity))
-            .sum();
-        out.insert(pm.name_any(), total);
-    }
-    Ok(out)
+    Ok(list.items)
 }
 
-/// Requests per running pod for `resource`, summed over containers.
-async fn pod_requests(
-    client: &Client,
-    ns: &str,
-    selector: &str,
-    resource: &str,
-) -> anyhow::Result<HashMap<String, f64>> {
-    let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().labels(selector))
-        .await?;
+/// Usage of `resource` per pod (in cores for cpu, bytes otherwise).
+fn usage_of(metrics: &[DynamicObject], resource: &str) -> HashMap<String, f64> {
+    metrics
+        .iter()
+        .map(|pm| {
+            let total: f64 = pm.data["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["usage"][resource].as_str().and_then(parse_quantity))
+                .sum();
+            (pm.name_any(), total)
+        })
+        .collect()
+}
+
+/// Requests per running pod for `resource`, summed over containers (0 when a container
+/// requests none).
+fn requests_of(pods: &[Pod], resource: &str) -> HashMap<String, f64> {
     let mut out = HashMap::new();
-    for p in pods.items {
+    for p in pods {
         if p.metadata.deletion_timestamp.is_some()
             || p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
         {
             continue;
         }
-        let spec = p.spec.clone().unwrap_or_default();
+        let containers = p
+            .spec
+            .as_ref()
+            .map(|s| s.containers.as_slice())
+            .unwrap_or_default();
         let mut total = 0.0;
-        for c in &spec.containers {
+        for c in containers {
             let req = c
                 .resources
                 .as_ref()
@@ -616,7 +631,7 @@ async fn pod_requests(
         }
         out.insert(p.name_any(), total);
     }
-    Ok(out)
+    out
 }
 
 /// A quantity's value (cpu in cores), parsed as the API server parses requests.

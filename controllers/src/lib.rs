@@ -4,6 +4,7 @@
 //! controller-manager` runs them against any cluster.
 
 pub mod certificates;
+pub mod claim;
 pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;

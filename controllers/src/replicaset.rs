@@ -15,7 +15,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -231,37 +231,7 @@ pub(crate) async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Acti
         return Ok(Action::await_change());
     }
     let pods_api = Api::<Pod>::namespaced(ctx.client.clone(), &ns);
-    let matching = pods_api.list(&ListParams::default().labels(&query)).await?;
-    let mut mine = Vec::new();
-    for pod in matching.items {
-        let controller = pod
-            .owner_references()
-            .iter()
-            .find(|o| o.controller == Some(true))
-            .cloned();
-        match controller {
-            Some(c) if c.uid == owner.uid => mine.push(pod),
-            Some(_) => {}
-            // An orphan matching our selector: adopt it, as upstream's ref manager does.
-            None if pod.metadata.deletion_timestamp.is_none() => {
-                let patch = serde_json::json!({"metadata": {"ownerReferences": [owner], "uid": pod.metadata.uid}});
-                match pods_api
-                    .patch(
-                        &pod.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Strategic(patch),
-                    )
-                    .await
-                {
-                    Ok(adopted) => mine.push(adopted),
-                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 || e.code == 422 => {
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            None => {}
-        }
-    }
+    let mine = crate::claim::claim_pods(&pods_api, &query, &owner, |_| true).await?;
     let active: Vec<&Pod> = mine.iter().filter(|p| is_active(p)).collect();
     let want = spec.replicas.unwrap_or(1).max(0) as usize;
     let reference = k8s_openapi::api::core::v1::ObjectReference {

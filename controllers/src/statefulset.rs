@@ -330,39 +330,7 @@ async fn claim_pods(
     query: &str,
 ) -> Result<Vec<Pod>, kube::Error> {
     let api = Api::<Pod>::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let mut mine = Vec::new();
-    for pod in api.list(&ListParams::default().labels(query)).await?.items {
-        if !identity::is_member(set, &pod) {
-            continue;
-        }
-        let controller = pod
-            .owner_references()
-            .iter()
-            .find(|o| o.controller == Some(true))
-            .map(|o| o.uid.clone());
-        match controller {
-            Some(uid) if uid == owner.uid => mine.push(pod),
-            Some(_) => {}
-            None if pod.metadata.deletion_timestamp.is_none() => {
-                let patch =
-                    json!({"metadata": {"ownerReferences": [owner], "uid": pod.metadata.uid}});
-                match api
-                    .patch(
-                        &pod.name_any(),
-                        &PatchParams::default(),
-                        &Patch::Strategic(patch),
-                    )
-                    .await
-                {
-                    Ok(adopted) => mine.push(adopted),
-                    Err(kube::Error::Api(e)) if matches!(e.code, 404 | 409 | 422) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            None => {}
-        }
-    }
-    Ok(mine)
+    crate::claim::claim_pods(&api, query, owner, |pod| identity::is_member(set, pod)).await
 }
 
 /// The status as upstream serializes it: zero counts and empty revisions are left out

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::handler::Api;
-use crate::params::{ListParams, Rv};
 use crate::printers::quantity;
 use crate::status::ApiResult;
 
@@ -45,19 +44,13 @@ pub async fn admit(api: &Api, ns: &str, kind: &str, obj: &mut Value) -> ApiResul
 }
 
 async fn limit_ranges(api: &Api, ns: &str) -> ApiResult<Vec<Value>> {
-    let Some(rest) = api.rest(LIMIT_RANGES.0, LIMIT_RANGES.1, LIMIT_RANGES.2) else {
+    if api
+        .rest(LIMIT_RANGES.0, LIMIT_RANGES.1, LIMIT_RANGES.2)
+        .is_none()
+    {
         return Ok(Vec::new());
-    };
-    let page = rest
-        .list(
-            Some(ns),
-            &ListParams {
-                resource_version: Rv::Any,
-                ..Default::default()
-            },
-        )
-        .await?;
-    let mut ranges: Vec<Value> = page.items.iter().map(|o| o.value()).collect();
+    }
+    let mut ranges = super::list(api, LIMIT_RANGES, Some(ns)).await?;
     ranges.sort_by(|a, b| {
         a["metadata"]["name"]
             .as_str()

@@ -114,38 +114,18 @@ pub(crate) async fn get(
     }
 }
 
-/// Every object of a namespaced resource in `ns`, from the watch cache.
-pub(crate) async fn list_in(
+/// Every object of a resource in `ns` (all of them when `None`), from the watch cache.
+pub(crate) async fn list(
     api: &Api,
     (group, version, plural): (&str, &str, &str),
-    ns: &str,
+    ns: Option<&str>,
 ) -> ApiResult<Vec<Value>> {
     let rest = api
         .rest(group, version, plural)
         .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
     let page = rest
         .list(
-            Some(ns),
-            &ListParams {
-                resource_version: Rv::Any,
-                ..Default::default()
-            },
-        )
-        .await?;
-    Ok(page.items.iter().map(|o| o.value()).collect())
-}
-
-/// Every object of a cluster-scoped resource, from the watch cache.
-async fn list_all(
-    api: &Api,
-    (group, version, plural): (&str, &str, &str),
-) -> ApiResult<Vec<Value>> {
-    let rest = api
-        .rest(group, version, plural)
-        .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
-    let page = rest
-        .list(
-            None,
+            ns,
             &ListParams {
                 resource_version: Rv::Any,
                 ..Default::default()

@@ -71,7 +71,7 @@ pub async fn admit(api: &Api, pod: &mut Value) -> ApiResult<()> {
 
 /// The class marked `globalDefault`; with several, the lowest value (as upstream picks).
 async fn default_class(api: &Api) -> ApiResult<Option<Value>> {
-    let classes = super::list_all(api, CLASSES).await?;
+    let classes = super::list(api, CLASSES, None).await?;
     Ok(classes
         .into_iter()
         .filter(|c| c["globalDefault"] == true)

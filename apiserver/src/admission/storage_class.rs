@@ -15,7 +15,7 @@ pub async fn admit(api: &Api, claim: &mut Value) -> ApiResult<()> {
     if !claim["spec"].is_object() || !claim["spec"]["storageClassName"].is_null() {
         return Ok(());
     }
-    let classes = super::list_all(api, ("storage.k8s.io", "v1", "storageclasses")).await?;
+    let classes = super::list(api, ("storage.k8s.io", "v1", "storageclasses"), None).await?;
     if let Some(name) = pick_default(&classes) {
         claim["spec"]["storageClassName"] = json!(name);
     }

@@ -291,7 +291,7 @@ pub async fn admit_namespace_update(api: &Api, old: &Value, new: &Value) -> ApiR
         return Ok(Vec::new());
     }
     let name = new["metadata"]["name"].as_str().unwrap_or_default();
-    let pods = super::list_in(api, ("", "v1", "pods"), name).await?;
+    let pods = super::list(api, ("", "v1", "pods"), Some(name)).await?;
     Ok(namespace_warnings(name, &after, &pods))
 }
 
