@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+// glibc's allocator was a quarter of the server's CPU under load and fragments with many
+// threads; mimalloc is faster and returns memory more readily.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "k8rs", version = k8rs_apiserver::version::GIT_VERSION, about = "Kubernetes, rewritten in Rust, as one small fast binary")]
 struct Cli {

@@ -277,3 +277,15 @@ pub fn status_kb(status: &str, key: &str) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
 }
+
+/// CPU time (user + system) a process has used so far, from /proc/PID/stat; `None` once
+/// it is gone. Clock ticks are taken as 100 Hz, Linux's USER_HZ everywhere.
+pub fn cpu(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}

@@ -80,13 +80,21 @@ fn main() -> Result<()> {
         w => vec![w],
     };
     println!(
-        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>14}",
-        "workload", "nodes", "pods", "create/s", "sched/s", "p50 ms", "p99 ms", "server peak MB"
+        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>14} {:>22}",
+        "workload",
+        "nodes",
+        "pods",
+        "create/s",
+        "sched/s",
+        "p50 ms",
+        "p99 ms",
+        "server peak MB",
+        "cpu s server/sim/bench"
     );
     for w in workloads {
         let r = rt.block_on(run(&args, w))?;
         println!(
-            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>14.0}",
+            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>14.0} {:>22}",
             format!("{w:?}").to_lowercase(),
             args.nodes,
             args.pods,
@@ -94,7 +102,8 @@ fn main() -> Result<()> {
             r.sched_rate,
             r.p50,
             r.p99,
-            r.server_peak as f64 / 1e6
+            r.server_peak as f64 / 1e6,
+            format!("{:.1}/{:.1}/{:.1}", r.cpu[0], r.cpu[1], r.cpu[2])
         );
     }
     Ok(())
@@ -107,6 +116,9 @@ struct Outcome {
     p99: f64,
     /// Peak RSS of the all-in-one server (scheduler and controllers in-process).
     server_peak: u64,
+    /// CPU seconds the server, the simulator and this bench used from the first create to
+    /// the last binding: on a small machine they compete for the same cores.
+    cpu: [f64; 3],
 }
 
 fn pod(i: usize, w: Workload) -> Pod {
@@ -150,7 +162,7 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         .find(|p| p.is_file())
         .context("the server's kubeconfig")?;
     let log = std::fs::File::create(dir.path().join("simulator.log"))?;
-    let _sim = Guard(
+    let sim = Guard(
         Command::new(&args.k8rs_bin)
             .arg("simulate-nodes")
             .arg("--kubeconfig")
@@ -194,6 +206,8 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         })
     };
 
+    let pids = [server.proc.pid(), sim.0.id(), std::process::id()];
+    let cpu0 = pids.map(procs::cpu);
     let t0 = Instant::now();
     futures::stream::iter(0..args.pods)
         .map(|i| {
@@ -219,6 +233,10 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let cpu = std::array::from_fn(|i| match (cpu0[i], procs::cpu(pids[i])) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+        _ => 0.0,
+    });
     watch.abort();
     let created = created.lock().unwrap();
     let bound = bound.lock().unwrap();
@@ -240,5 +258,6 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         p50: stats::percentile(&lat, 50.0).unwrap_or(0.0),
         p99: stats::percentile(&lat, 99.0).unwrap_or(0.0),
         server_peak,
+        cpu,
     })
 }
