@@ -15,33 +15,76 @@ pub const REASON_EXISTING_ANTI_AFFINITY: &str =
 /// Upstream's default `hardPodAffinityWeight`.
 const HARD_POD_AFFINITY_WEIGHT: i64 = 1;
 
-type Domain = (String, String);
+/// Weights or pod counts per topology domain: topology key → label value → number.
+/// Nested so that a node's domains are found by lookups, not by scanning every domain.
+#[derive(Debug, Default)]
+pub struct Domains(HashMap<String, HashMap<String, i64>>);
+
+impl Domains {
+    /// Add `w` to the domain `node` is in for `key`; a node without the key has none.
+    fn add(&mut self, node: &NodeInfo, key: &str, w: i64) {
+        let Some(value) = node.labels.get(key) else {
+            return;
+        };
+        let values = match self.0.get_mut(key) {
+            Some(v) => v,
+            None => self.0.entry(key.to_string()).or_default(),
+        };
+        match values.get_mut(value) {
+            Some(n) => *n += w,
+            None => {
+                values.insert(value.clone(), w);
+            }
+        }
+    }
+
+    fn get(&self, key: &str, node: &NodeInfo) -> i64 {
+        node.labels
+            .get(key)
+            .and_then(|v| self.0.get(key)?.get(v))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The sum over every key of the node's domain for it.
+    fn sum(&self, node: &NodeInfo) -> i64 {
+        self.0
+            .iter()
+            .filter_map(|(k, values)| values.get(node.labels.get(k)?))
+            .sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.values().all(HashMap::is_empty)
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Counts {
-    existing_anti: HashMap<Domain, i64>,
-    affinity: HashMap<Domain, i64>,
-    anti_affinity: HashMap<Domain, i64>,
+    existing_anti: Domains,
+    affinity: Domains,
+    anti_affinity: Domains,
 }
 
 pub fn count(pod: &PodInfo, nodes: &[&NodeInfo]) -> Counts {
     let mut c = Counts::default();
     let own_terms = !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
+    // Matches of the incoming pod's terms on one node, added to its domains once per node.
+    let mut affinity_matches;
+    let mut anti_matches = vec![0i64; pod.required_anti_affinity.len()];
     for node in nodes {
         if !own_terms && node.with_required_anti_affinity == 0 {
             continue;
         }
+        affinity_matches = 0;
+        anti_matches.iter_mut().for_each(|n| *n = 0);
         for existing in &node.pods {
             if existing.key == pod.key {
                 continue;
             }
             for term in &existing.required_anti_affinity {
                 if term_matches(term, &existing.namespace, pod) {
-                    if let Some(v) = node.labels.get(&term.topology_key) {
-                        *c.existing_anti
-                            .entry((term.topology_key.clone(), v.clone()))
-                            .or_default() += 1;
-                    }
+                    c.existing_anti.add(node, &term.topology_key, 1);
                 }
             }
             if !pod.required_affinity.is_empty()
@@ -50,33 +93,26 @@ pub fn count(pod: &PodInfo, nodes: &[&NodeInfo]) -> Counts {
                     .iter()
                     .all(|t| term_matches(t, &pod.namespace, existing))
             {
-                for t in &pod.required_affinity {
-                    if let Some(v) = node.labels.get(&t.topology_key) {
-                        *c.affinity
-                            .entry((t.topology_key.clone(), v.clone()))
-                            .or_default() += 1;
-                    }
+                affinity_matches += 1;
+            }
+            for (t, n) in pod.required_anti_affinity.iter().zip(&mut anti_matches) {
+                if term_matches(t, &pod.namespace, existing) {
+                    *n += 1;
                 }
             }
-            for t in &pod.required_anti_affinity {
-                if term_matches(t, &pod.namespace, existing) {
-                    if let Some(v) = node.labels.get(&t.topology_key) {
-                        *c.anti_affinity
-                            .entry((t.topology_key.clone(), v.clone()))
-                            .or_default() += 1;
-                    }
-                }
+        }
+        if affinity_matches > 0 {
+            for t in &pod.required_affinity {
+                c.affinity.add(node, &t.topology_key, affinity_matches);
+            }
+        }
+        for (t, n) in pod.required_anti_affinity.iter().zip(&anti_matches) {
+            if *n > 0 {
+                c.anti_affinity.add(node, &t.topology_key, *n);
             }
         }
     }
     c
-}
-
-fn hits(map: &HashMap<Domain, i64>, key: &str, node: &NodeInfo) -> bool {
-    node.labels.get(key).is_some_and(|v| {
-        map.get(&(key.to_string(), v.clone()))
-            .is_some_and(|n| *n > 0)
-    })
 }
 
 pub fn filter(pod: &PodInfo, counts: &Counts, node: &NodeInfo) -> Result<(), Status> {
@@ -84,7 +120,7 @@ pub fn filter(pod: &PodInfo, counts: &Counts, node: &NodeInfo) -> Result<(), Sta
         let all_hit = pod
             .required_affinity
             .iter()
-            .all(|t| hits(&counts.affinity, &t.topology_key, node));
+            .all(|t| counts.affinity.get(&t.topology_key, node) > 0);
         // The first pod of a group that selects itself may go anywhere with the keys.
         let first_of_group = counts.affinity.is_empty()
             && pod.required_affinity.iter().all(|t| {
@@ -97,44 +133,39 @@ pub fn filter(pod: &PodInfo, counts: &Counts, node: &NodeInfo) -> Result<(), Sta
     if pod
         .required_anti_affinity
         .iter()
-        .any(|t| hits(&counts.anti_affinity, &t.topology_key, node))
+        .any(|t| counts.anti_affinity.get(&t.topology_key, node) > 0)
     {
         return Err(Status::unschedulable(REASON_ANTI_AFFINITY));
     }
-    let existing = counts
-        .existing_anti
-        .keys()
-        .any(|(k, v)| node.labels.get(k) == Some(v));
-    if existing {
+    if counts.existing_anti.sum(node) > 0 {
         return Err(Status::unschedulable(REASON_EXISTING_ANTI_AFFINITY));
     }
     Ok(())
 }
 
 /// Preferred-term weights per topology domain; `None` when nothing can score.
-pub fn domain_scores(pod: &PodInfo, all: &[&NodeInfo]) -> Option<HashMap<Domain, i64>> {
-    let mut out: HashMap<Domain, i64> = HashMap::new();
-    let mut add = |node: &NodeInfo, key: &str, w: i64| {
-        if let Some(v) = node.labels.get(key) {
-            *out.entry((key.to_string(), v.clone())).or_default() += w;
-        }
-    };
+pub fn domain_scores(pod: &PodInfo, all: &[&NodeInfo]) -> Option<Domains> {
+    let mut out = Domains::default();
     let incoming = !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
     let mut any = incoming;
+    // The incoming pod's terms: matches per node first, then one addition per node.
+    let mut matches = vec![0i64; pod.preferred_affinity.len() + pod.preferred_anti_affinity.len()];
+    let terms = || {
+        pod.preferred_affinity
+            .iter()
+            .map(|t| (t, 1))
+            .chain(pod.preferred_anti_affinity.iter().map(|t| (t, -1)))
+    };
     for node in all {
         if !incoming && node.with_affinity == 0 {
             continue;
         }
+        matches.iter_mut().for_each(|n| *n = 0);
         for existing in &node.pods {
             if incoming {
-                for t in &pod.preferred_affinity {
+                for ((t, _), n) in terms().zip(&mut matches) {
                     if term_matches(&t.pod_affinity_term, &pod.namespace, existing) {
-                        add(node, &t.pod_affinity_term.topology_key, t.weight as i64);
-                    }
-                }
-                for t in &pod.preferred_anti_affinity {
-                    if term_matches(&t.pod_affinity_term, &pod.namespace, existing) {
-                        add(node, &t.pod_affinity_term.topology_key, -(t.weight as i64));
+                        *n += 1;
                     }
                 }
             }
@@ -144,30 +175,35 @@ pub fn domain_scores(pod: &PodInfo, all: &[&NodeInfo]) -> Option<HashMap<Domain,
             any = true;
             for t in &existing.required_affinity {
                 if term_matches(t, &existing.namespace, pod) {
-                    add(node, &t.topology_key, HARD_POD_AFFINITY_WEIGHT);
+                    out.add(node, &t.topology_key, HARD_POD_AFFINITY_WEIGHT);
                 }
             }
             for t in &existing.preferred_affinity {
                 if term_matches(&t.pod_affinity_term, &existing.namespace, pod) {
-                    add(node, &t.pod_affinity_term.topology_key, t.weight as i64);
+                    out.add(node, &t.pod_affinity_term.topology_key, t.weight as i64);
                 }
             }
             for t in &existing.preferred_anti_affinity {
                 if term_matches(&t.pod_affinity_term, &existing.namespace, pod) {
-                    add(node, &t.pod_affinity_term.topology_key, -(t.weight as i64));
+                    out.add(node, &t.pod_affinity_term.topology_key, -(t.weight as i64));
                 }
+            }
+        }
+        for ((t, sign), n) in terms().zip(&matches) {
+            if *n > 0 {
+                out.add(
+                    node,
+                    &t.pod_affinity_term.topology_key,
+                    sign * t.weight as i64 * n,
+                );
             }
         }
     }
     any.then_some(out)
 }
 
-pub fn score(domains: &HashMap<Domain, i64>, node: &NodeInfo) -> i64 {
-    domains
-        .iter()
-        .filter(|((k, v), _)| node.labels.get(k) == Some(v))
-        .map(|(_, w)| *w)
-        .sum()
+pub fn score(domains: &Domains, node: &NodeInfo) -> i64 {
+    domains.sum(node)
 }
 
 /// Min-max scaling to 0..100; all-equal scores become 0.

@@ -100,7 +100,7 @@ pub fn filter(state: &CycleState, node: &NodeInfo) -> Result<(), Status> {
     node_ports::filter(pod, node)?;
     fit::filter(pod, node)?;
     volume_binding::filter(&state.volumes, node)?;
-    topology_spread::filter(pod, &state.spread, node)?;
+    topology_spread::filter(&state.spread, node)?;
     inter_pod_affinity::filter(pod, &state.affinity, node)?;
     Ok(())
 }

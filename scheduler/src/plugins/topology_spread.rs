@@ -148,6 +148,10 @@ fn has_all_keys(cs: &[Constraint], node: &NodeInfo) -> bool {
 pub struct Counts {
     pub constraints: Vec<Constraint>,
     pub per_domain: Vec<HashMap<String, i64>>,
+    /// Per constraint: the smallest domain count (0 below `minDomains`) and whether the
+    /// incoming pod counts itself, computed once rather than per node.
+    min: Vec<i64>,
+    self_match: Vec<i64>,
 }
 
 /// Count per domain. `require_all`: a node missing any constraint's key is left out
@@ -165,31 +169,50 @@ pub fn count(pod: &PodInfo, cs: Vec<Constraint>, nodes: &[&NodeInfo], require_al
             if !counted(pod, c, node) {
                 continue;
             }
-            *per_domain[i].entry(domain.clone()).or_insert(0) += matching_pods(pod, c, node);
+            let n = matching_pods(pod, c, node);
+            let counts: &mut HashMap<String, i64> = &mut per_domain[i];
+            match counts.get_mut(domain) {
+                Some(have) => *have += n,
+                None => {
+                    counts.insert(domain.clone(), n);
+                }
+            }
         }
     }
+    let min = cs
+        .iter()
+        .zip(&per_domain)
+        .map(|(c, domains)| {
+            if (domains.len() as i64) < c.min_domains {
+                0
+            } else {
+                domains.values().copied().min().unwrap_or(0)
+            }
+        })
+        .collect();
+    let self_match = cs
+        .iter()
+        .map(|c| label_selector_matches(Some(&c.selector), &pod.labels) as i64)
+        .collect();
     Counts {
         constraints: cs,
         per_domain,
+        min,
+        self_match,
     }
 }
 
-pub fn filter(pod: &PodInfo, counts: &Counts, node: &NodeInfo) -> Result<(), Status> {
+pub fn filter(counts: &Counts, node: &NodeInfo) -> Result<(), Status> {
     if counts.constraints.is_empty() {
         return Ok(());
     }
     if !has_all_keys(&counts.constraints, node) {
         return Err(Status::unresolvable(REASON_MISSING_LABEL));
     }
-    for (c, domains) in counts.constraints.iter().zip(&counts.per_domain) {
+    for (i, c) in counts.constraints.iter().enumerate() {
         let value = &node.labels[&c.key];
-        let self_match = label_selector_matches(Some(&c.selector), &pod.labels) as i64;
-        let mut min = domains.values().copied().min().unwrap_or(0);
-        if (domains.len() as i64) < c.min_domains {
-            min = 0;
-        }
-        let here = domains.get(value).copied().unwrap_or(0);
-        if here + self_match - min > c.max_skew {
+        let here = counts.per_domain[i].get(value).copied().unwrap_or(0);
+        if here + counts.self_match[i] - counts.min[i] > c.max_skew {
             return Err(Status::unschedulable(REASON));
         }
     }
@@ -292,11 +315,11 @@ mod tests {
         a.add_pod(Arc::new(spread_pod()));
         let p = spread_pod();
         let counts = count(&p, constraints(&p, true), &[&a, &b], true);
-        assert_eq!(filter(&p, &counts, &a).unwrap_err().reasons, vec![REASON]);
-        assert!(filter(&p, &counts, &b).is_ok());
+        assert_eq!(filter(&counts, &a).unwrap_err().reasons, vec![REASON]);
+        assert!(filter(&counts, &b).is_ok());
         let unlabelled = node(json!({"metadata": {"name": "c"}}));
         assert_eq!(
-            filter(&p, &counts, &unlabelled).unwrap_err().reasons,
+            filter(&counts, &unlabelled).unwrap_err().reasons,
             vec![REASON_MISSING_LABEL]
         );
     }
