@@ -937,7 +937,7 @@ impl Rest {
         loop {
             let res = self
                 .store
-                .list(&prefix, ListOptions { revision: Some(rv), start_key: start_key.clone(), limit: (page > 0).then_some(page + 1) })
+                .list(&prefix, ListOptions { revision: Some(rv), start_key: start_key.clone(), limit: (page > 0).then_some(page + 1), count_remaining: false })
                 .await
                 .map_err(|e| match e {
                     StorageError::Gone { .. } => ApiError::gone(

@@ -58,6 +58,9 @@ pub struct ListOptions {
     pub start_key: Option<String>,
     /// At most this many items; `None` or 0 means all.
     pub limit: Option<usize>,
+    /// Count the items after a limited page in `remaining`. The embedded store must scan
+    /// the rest of the range for that, so a page of a large list costs the whole list.
+    pub count_remaining: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -68,7 +71,8 @@ pub struct ListResult {
     pub revision: u64,
     /// More items remain after the last one returned.
     pub more: bool,
-    /// How many items remain after the last one returned (0 when `more` is false).
+    /// How many items remain after the last one returned (0 when `more` is false). Only
+    /// counted when `count_remaining` was asked for (etcd counts anyway).
     pub remaining: u64,
 }
 

@@ -134,6 +134,7 @@ mod cases {
                 p,
                 ListOptions {
                     limit: Some(3),
+                    count_remaining: true,
                     ..Default::default()
                 },
             )
@@ -142,6 +143,18 @@ mod cases {
         assert_eq!(first.items.len(), 3);
         assert!(first.more);
         assert_eq!(first.remaining, 7);
+        let uncounted = s
+            .list(
+                p,
+                ListOptions {
+                    limit: Some(3),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(uncounted.items, first.items);
+        assert!(uncounted.more);
         let at = first.revision;
         // (Other tests may write to a shared etcd meanwhile.)
         assert!(at <= s.current_revision().await.unwrap());
@@ -167,6 +180,7 @@ mod cases {
                         revision: Some(at),
                         start_key: Some(start),
                         limit: Some(3),
+                        count_remaining: true,
                     },
                 )
                 .await
@@ -240,21 +254,26 @@ mod cases {
                 (k3.clone(), b("c"), c3, c3)
             ]
         );
-        // Old revision with a limit.
-        let l = s
-            .list(
-                p,
-                ListOptions {
-                    revision: Some(c3),
-                    limit: Some(1),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(view(&l.items), vec![(k1, b("a2"), c1, u1)]);
-        assert!(l.more);
-        assert_eq!(l.remaining, 1);
+        // Old revision with a limit, with and without counting the rest.
+        for count_remaining in [true, false] {
+            let l = s
+                .list(
+                    p,
+                    ListOptions {
+                        revision: Some(c3),
+                        limit: Some(1),
+                        count_remaining,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(view(&l.items), vec![(k1.clone(), b("a2"), c1, u1)]);
+            assert!(l.more);
+            if count_remaining {
+                assert_eq!(l.remaining, 1);
+            }
+        }
     }
 
     pub async fn future_revision(s: &Arc<dyn Storage>, p: &str) {

@@ -22,10 +22,11 @@ fn snapshot_meta(txn: &ReadTransaction) -> Result<(u64, u64)> {
     Ok((rev, compacted))
 }
 
-/// Collects items up to `limit` and counts the rest.
+/// Collects items up to `limit`, and counts the rest when asked to.
 struct Page {
     items: Vec<KeyValue>,
     limit: usize,
+    count: bool,
     remaining: u64,
 }
 
@@ -36,6 +37,12 @@ impl Page {
         } else {
             self.remaining += 1;
         }
+    }
+
+    /// Nothing more to learn from the scan: the page is full and one more item was seen
+    /// (so `more` is known), and the rest is not to be counted.
+    fn done(&self) -> bool {
+        !self.count && self.remaining > 0
     }
 }
 
@@ -62,6 +69,7 @@ pub(crate) fn list(db: &Database, prefix: &str, opts: &ListOptions) -> Result<Li
     let mut page = Page {
         items: Vec::new(),
         limit: opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX),
+        count: opts.count_remaining,
         remaining: 0,
     };
     if start.starts_with(prefix) {
@@ -84,7 +92,7 @@ fn list_current(txn: &ReadTransaction, prefix: &str, start: &str, page: &mut Pag
     for entry in table.range(start..).map_err(internal)? {
         let (k, v) = entry.map_err(internal)?;
         let key = k.value();
-        if !key.starts_with(prefix) {
+        if !key.starts_with(prefix) || page.done() {
             break;
         }
         page.push(|| {
@@ -130,6 +138,9 @@ fn list_history(
         let same_key = best.as_ref().is_some_and(|b| b.0 == key);
         if !same_key {
             flush(best.take(), page);
+            if page.done() {
+                return Ok(());
+            }
         }
         if rev <= at {
             let (create_rev, value) = v.value();
