@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -17,8 +17,14 @@ use crate::resource::ResourceInfo;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
 
-/// Events kept for watchers that resume from an older resourceVersion.
-const HISTORY: usize = 10_000;
+/// Events kept for watchers that resume from an older resourceVersion: at least the last
+/// `HISTORY_MIN`, and those younger than `HISTORY_FRESH` up to `HISTORY_MAX` (upstream sizes
+/// its window the same way, by a 75 s freshness, up to 100Ki events). A watcher that resumes
+/// from beyond the window gets 410 Gone and must relist, which under a write burst is what
+/// costs most.
+const HISTORY_MIN: usize = 10_000;
+const HISTORY_MAX: usize = 100 * 1024;
+const HISTORY_FRESH: Duration = Duration::from_secs(75);
 /// Events a watcher may fall behind before it is dropped (and relists).
 const FANOUT_BUFFER: usize = 16_384;
 /// How long a request waits for the cache to catch up to a resourceVersion.
@@ -73,6 +79,21 @@ impl CachedObject {
 
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+
+    /// The JSON watch frame of this object as a `kind` event; the object's own JSON
+    /// becomes a view into it.
+    fn embed_in_frame(&mut self, kind: EventKind) -> Bytes {
+        let frame = crate::encode::watch_event(
+            crate::encode::Output::Json,
+            None,
+            kind.as_str(),
+            self,
+            false,
+        );
+        let start = frame.len() - self.json.len() - 2;
+        self.json = frame.slice(start..start + self.json.len());
+        frame
     }
 }
 
@@ -190,7 +211,8 @@ struct State {
     /// Revision of the last event applied: later duplicates are dropped by this, not by
     /// `revision`, so an event arriving after a premature progress notification still counts.
     last_event: u64,
-    history: VecDeque<Arc<CacheEvent>>,
+    /// Recent events in revision order, with when they were applied.
+    history: VecDeque<(Instant, Arc<CacheEvent>)>,
     /// Watches may resume from any revision >= this one.
     oldest: u64,
     /// Created on the first watch: a broadcast ring is preallocated, and most resources
@@ -359,26 +381,35 @@ impl Cacher {
             return;
         }
         st.revision = st.revision.max(rev);
-        if let Some((obj, deleted)) = event {
+        if let Some((mut obj, deleted)) = event {
             st.last_event = rev;
-            let obj = Arc::new(obj);
-            let prev = if deleted {
-                st.objects.remove(&obj.key)
-            } else {
-                st.objects.insert(obj.key.clone(), obj.clone())
-            };
+            let prev = st.objects.get(&obj.key).cloned();
             let kind = match (deleted, &prev) {
                 (true, _) => EventKind::Deleted,
                 (false, None) => EventKind::Added,
                 (false, Some(_)) => EventKind::Modified,
             };
+            // The object's JSON lives inside the event's frame: kept once, not twice.
+            let frame = obj.embed_in_frame(kind);
+            let obj = Arc::new(obj);
+            if deleted {
+                st.objects.remove(&obj.key);
+            } else {
+                st.objects.insert(obj.key.clone(), obj.clone());
+            }
             let prev = if deleted { Some(obj.clone()) } else { prev };
             let e = Arc::new(CacheEvent::new(kind, rev, obj, prev));
-            st.history.push_back(e.clone());
-            while st.history.len() > HISTORY {
-                if let Some(old) = st.history.pop_front() {
-                    st.oldest = old.rv;
+            let _ = e.frames[kind as usize].set(frame);
+            let now = Instant::now();
+            st.history.push_back((now, e.clone()));
+            while let Some((at, old)) = st.history.front() {
+                let len = st.history.len();
+                let stale = len > HISTORY_MIN && now.duration_since(*at) > HISTORY_FRESH;
+                if len <= HISTORY_MAX && !stale {
+                    break;
                 }
+                st.oldest = old.rv;
+                st.history.pop_front();
             }
             // No receivers is fine.
             if let Some(f) = &st.fanout {
@@ -498,7 +529,8 @@ impl Cacher {
                         st.oldest
                     )));
                 }
-                let initial = st.history.iter().filter(|e| e.rv > rev).cloned().collect();
+                let from = st.history.partition_point(|(_, e)| e.rv <= rev);
+                let initial = st.history.range(from..).map(|(_, e)| e.clone()).collect();
                 Ok(Subscription {
                     initial,
                     initial_are_state: false,
@@ -507,5 +539,32 @@ impl Cacher {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_frame_holds_the_object_json_once() {
+        let json = br#"{"kind":"Pod","metadata":{"name":"a","resourceVersion":"7"}}"#;
+        let mut o = CachedObject {
+            key: "/pods/d/a".into(),
+            namespace: "d".into(),
+            name: "a".into(),
+            rv: 7,
+            labels: BTreeMap::new(),
+            fields: Vec::new(),
+            json: Bytes::from_static(json),
+        };
+        let frame = o.embed_in_frame(EventKind::Modified);
+        assert_eq!(&o.json[..], &json[..]);
+        let v: Value = serde_json::from_slice(&frame).unwrap();
+        assert_eq!(v["type"], "MODIFIED");
+        assert_eq!(v["object"]["metadata"]["resourceVersion"], "7");
+        // The object's bytes are a view into the frame's buffer.
+        let inside = frame.as_ptr_range();
+        assert!(inside.contains(&o.json.as_ptr()));
     }
 }

@@ -868,8 +868,14 @@ impl Api {
                                 first = false;
                             }
                         }
-                        // Too slow, or the cache resynced: end the watch; the client relists.
-                        Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                        // Too slow: end the watch; the client resumes from its last
+                        // resourceVersion (upstream closes unresponsive watchers too).
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::info!(resource = %info.plural, ?out, fields = ?filter.fields.terms, labels = ?filter.labels, "closing a watcher {n} events behind");
+                            return;
+                        }
+                        // The cache resynced: the client must resume or relist.
+                        Err(RecvError::Closed) => return,
                     },
                     _ = tick.tick(), if bookmarks => {
                         if send(encode::bookmark(&info, last_rv, false)).await.is_err() {
