@@ -36,7 +36,10 @@ struct Ctx {
     events: crate::events::Events,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "daemonset-controller");
     let sets = Api::<DaemonSet>::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
@@ -50,7 +53,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
     };
     controller
-        .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .owns_shared_stream(pods)
         .watches(
             Api::<Node>::all(client.clone()),
             watcher::Config::default(),

@@ -30,12 +30,15 @@ struct Ctx {
     client: Client,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let budgets = Api::<PodDisruptionBudget>::all(client.clone());
     let controller = Controller::new(budgets, watcher::Config::default());
     let store = controller.store();
     // A pod wakes every budget in its namespace that selects it.
-    let budgets_of = move |pod: Pod| {
+    let budgets_of = move |pod: Arc<Pod>| {
         let ns = pod.namespace();
         store
             .state()
@@ -51,11 +54,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
     };
     controller
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            budgets_of,
-        )
+        .watches_shared_stream(pods, budgets_of)
         .run(reconcile, error_policy, Arc::new(Ctx { client }))
         .for_each(|res| async move {
             if let Err(e) = res {

@@ -29,7 +29,10 @@ struct Ctx {
     events: crate::events::Events,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "endpoint-controller");
     tokio::spawn(delete_with_services(client.clone()));
     let controller = Controller::new(
@@ -38,11 +41,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     );
     let store = controller.store();
     controller
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            eps::services_in_namespace(store),
-        )
+        .watches_shared_stream(pods, eps::services_in_namespace(store))
         .watches(
             Api::<Endpoints>::all(client.clone()),
             watcher::Config::default(),

@@ -38,7 +38,10 @@ struct Ctx {
     events: crate::events::Events,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "endpointslice-controller");
     let (nodes, writer) = reflector::store();
     let node_watch = reflector::reflector(
@@ -55,11 +58,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
     controller
         .owns(slices, managed)
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            services_in_namespace(store),
-        )
+        .watches_shared_stream(pods, services_in_namespace(store))
         .run(
             reconcile,
             error_policy,
@@ -80,8 +79,10 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 
 /// A pod event wakes every Service with a selector in its namespace: the ones selecting it
 /// now and the ones that did before a label change (which only their slices remember).
-pub fn services_in_namespace(store: Store<Service>) -> impl Fn(Pod) -> Vec<ObjectRef<Service>> {
-    move |pod: Pod| {
+pub fn services_in_namespace(
+    store: Store<Service>,
+) -> impl Fn(Arc<Pod>) -> Vec<ObjectRef<Service>> {
+    move |pod: Arc<Pod>| {
         let ns = pod.namespace();
         store
             .state()

@@ -26,6 +26,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 
+use crate::informers::Cache;
+
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
 pub const INDEX_KEY: &str = "batch.kubernetes.io/job-completion-index";
 const CONTROLLER_NAME: &str = "kubernetes.io/job-controller";
@@ -41,25 +43,29 @@ struct Ctx {
     failures: Mutex<HashMap<String, (i32, Instant)>>,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+/// `pods` and `cache` are the controller manager's shared pod feed and cache.
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+    cache: Arc<Cache<Pod>>,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "job-controller");
     let jobs = Api::<Job>::all(client.clone());
-    let pods = Api::<Pod>::all(client.clone());
-    let owner_of = |pod: Pod| {
+    let owner_of = |pod: Arc<Pod>| {
         let ns = pod.namespace().unwrap_or_default();
         pod.owner_references()
             .iter()
             .find(|o| o.controller == Some(true) && o.kind == "Job")
             .map(|o| ObjectRef::<Job>::new(&o.name).within(&ns))
     };
-    tokio::spawn(release_orphans(client.clone()));
+    tokio::spawn(release_orphans(client.clone(), cache));
     let ctx = Arc::new(Ctx {
         client,
         events,
         failures: Mutex::new(HashMap::new()),
     });
     Controller::new(jobs, watcher::Config::default())
-        .watches(pods, watcher::Config::default(), owner_of)
+        .watches_shared_stream(pods, owner_of)
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
@@ -73,15 +79,13 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 /// Pods whose Job is gone keep no tracking finalizer (nobody would ever count them), as
 /// upstream's orphan pod cleanup. Pods are listed before Jobs, so a Job that made a pod
 /// is always seen.
-async fn release_orphans(client: Client) {
+async fn release_orphans(client: Client, cache: Arc<Cache<Pod>>) {
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let Ok(pods) = Api::<Pod>::all(client.clone())
-            .list(&ListParams::default())
-            .await
-        else {
+        if !cache.is_ready() {
             continue;
-        };
+        }
+        let pods = cache.state();
         let Ok(jobs) = Api::<Job>::all(client.clone())
             .list(&ListParams::default())
             .await
@@ -93,7 +97,7 @@ async fn release_orphans(client: Client) {
             .iter()
             .filter_map(|j| j.metadata.uid.clone())
             .collect();
-        for pod in pods.items.iter().filter(|p| has_finalizer(p)) {
+        for pod in pods.iter().filter(|p| has_finalizer(p)) {
             let owner = pod
                 .owner_references()
                 .iter()

@@ -17,6 +17,7 @@ pub mod events;
 pub mod gc;
 pub mod history;
 pub mod horizontal_pod_autoscaler;
+pub mod informers;
 pub mod intstr;
 pub mod job;
 pub mod leader;
@@ -227,39 +228,45 @@ pub fn spawn_in_process(
 pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
     let client = conn.client;
     let mut tasks = JoinSet::new();
+    // Subscriptions are taken before the watches start, so none misses the first list.
+    let shared = informers::Informers::new(&client);
+    let pods = || shared.pods.subscribe();
     for name in names {
         match *name {
             "namespace" => tasks.spawn(namespace::run(client.clone())),
             "serviceaccount" => tasks.spawn(per_namespace::run_serviceaccounts(client.clone())),
-            "replicaset" => tasks.spawn(replicaset::run(client.clone())),
+            "replicaset" => tasks.spawn(replicaset::run(client.clone(), pods())),
             "deployment" => tasks.spawn(deployment::run(client.clone())),
-            "resourcequota" => tasks.spawn(resourcequota::run(client.clone())),
-            "disruption" => tasks.spawn(disruption::run(client.clone())),
-            "daemonset" => tasks.spawn(daemonset::run(client.clone())),
-            "statefulset" => tasks.spawn(statefulset::run(client.clone())),
+            "resourcequota" => tasks.spawn(resourcequota::run(client.clone(), pods())),
+            "disruption" => tasks.spawn(disruption::run(client.clone(), pods())),
+            "daemonset" => tasks.spawn(daemonset::run(client.clone(), pods())),
+            "statefulset" => tasks.spawn(statefulset::run(client.clone(), pods())),
             "csrapproving" => tasks.spawn(certificates::run_approver(client.clone())),
             "csrsigning" => tasks.spawn(certificates::run_signer(
                 client.clone(),
                 conn.signing_ca.clone(),
             )),
             "garbagecollector" => tasks.spawn(gc::run(client.clone())),
-            "endpoint" => tasks.spawn(endpoints::run(client.clone())),
-            "endpointslice" => tasks.spawn(endpointslice::run(client.clone())),
+            "endpoint" => tasks.spawn(endpoints::run(client.clone(), pods())),
+            "endpointslice" => tasks.spawn(endpointslice::run(client.clone(), pods())),
             "endpointslicemirroring" => tasks.spawn(endpointslice_mirroring::run(client.clone())),
-            "job" => tasks.spawn(job::run(client.clone())),
+            "job" => tasks.spawn(job::run(client.clone(), pods(), shared.pods.cache())),
             "cronjob" => tasks.spawn(cronjob::run(client.clone())),
             "ttl-after-finished" => tasks.spawn(ttl_after_finished::run(client.clone())),
-            "podgc" => tasks.spawn(podgc::run(client.clone())),
+            "podgc" => tasks.spawn(podgc::run(client.clone(), shared.pods.cache())),
             "horizontalpodautoscaling" => {
                 tasks.spawn(horizontal_pod_autoscaler::run(client.clone()))
             }
             "nodelifecycle" => tasks.spawn(node_lifecycle::run(client.clone())),
-            "taint-eviction-controller" => {
-                tasks.spawn(node_lifecycle::taint_eviction::run(client.clone()))
-            }
+            "taint-eviction-controller" => tasks.spawn(node_lifecycle::taint_eviction::run(
+                client.clone(),
+                shared.pods.cache(),
+            )),
             "tokencleaner" => tasks.spawn(token_cleaner::run(client.clone())),
             "clusterrole-aggregation" => tasks.spawn(clusterrole_aggregation::run(client.clone())),
-            "replicationcontroller" => tasks.spawn(replicationcontroller::run(client.clone())),
+            "replicationcontroller" => {
+                tasks.spawn(replicationcontroller::run(client.clone(), pods()))
+            }
             "root-ca-cert-publisher" => tasks.spawn(per_namespace::run_root_ca(
                 client.clone(),
                 conn.root_ca.clone(),
@@ -267,6 +274,7 @@ pub async fn run(conn: Connection, names: &[&str]) -> Result<()> {
             other => bail!("unknown controller {other:?}"),
         };
     }
+    shared.start();
     tracing::info!(controllers = ?names, "controllers started");
     while let Some(done) = tasks.join_next().await {
         done.context("controller task")??;

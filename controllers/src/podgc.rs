@@ -4,6 +4,7 @@
 //! `DisruptionTarget` condition first) and unscheduled pods that are terminating.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -12,16 +13,19 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 
+use crate::informers::Cache;
+
 /// Upstream's `--terminated-pod-gc-threshold` default.
 pub const TERMINATED_THRESHOLD: usize = 12500;
 const CHECK_PERIOD: Duration = Duration::from_secs(20);
 /// How long a node must stay missing before its pods count as orphaned.
 const QUARANTINE: Duration = Duration::from_secs(40);
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+/// `pods` is the controller manager's shared pod cache.
+pub async fn run(client: Client, pods: Arc<Cache<Pod>>) -> anyhow::Result<()> {
     let mut missing_since: HashMap<String, Instant> = HashMap::new();
     loop {
-        if let Err(e) = sweep(&client, &mut missing_since).await {
+        if let Err(e) = sweep(&client, &pods, &mut missing_since).await {
             tracing::debug!("pod gc: {e}");
         }
         tokio::time::sleep(CHECK_PERIOD).await;
@@ -44,9 +48,10 @@ fn node_name(pod: &Pod) -> Option<&str> {
 }
 
 /// The terminated pods to delete, oldest first, to come back under the threshold.
-fn over_threshold(pods: &[Pod], threshold: usize) -> Vec<&Pod> {
+fn over_threshold(pods: &[Arc<Pod>], threshold: usize) -> Vec<&Pod> {
     let mut done: Vec<&Pod> = pods
         .iter()
+        .map(|p| &**p)
         .filter(|p| is_terminated(p) && p.metadata.deletion_timestamp.is_none())
         .collect();
     if done.len() <= threshold {
@@ -72,12 +77,13 @@ async fn force_delete(client: &Client, pod: &Pod) -> Result<(), kube::Error> {
 
 async fn sweep(
     client: &Client,
+    cache: &Cache<Pod>,
     missing_since: &mut HashMap<String, Instant>,
 ) -> Result<(), kube::Error> {
-    let pods = Api::<Pod>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items;
+    if !cache.is_ready() {
+        return Ok(());
+    }
+    let pods = cache.state();
     let nodes: BTreeSet<String> = Api::<Node>::all(client.clone())
         .list(&ListParams::default())
         .await?
@@ -167,12 +173,15 @@ mod tests {
             }),
             ..Default::default()
         };
-        let pods = vec![
+        let pods: Vec<Arc<Pod>> = vec![
             pod("new", "2026-01-03T00:00:00Z", "Succeeded"),
             pod("old", "2026-01-01T00:00:00Z", "Failed"),
             pod("running", "2026-01-01T00:00:00Z", "Running"),
             pod("mid", "2026-01-02T00:00:00Z", "Succeeded"),
-        ];
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect();
         let names: Vec<String> = over_threshold(&pods, 1)
             .iter()
             .map(|p| p.name_any())

@@ -43,15 +43,17 @@ impl Ctx {
     }
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "replicaset-controller");
     let sets = Api::<ReplicaSet>::all(client.clone());
-    let pods = Api::<Pod>::all(client.clone());
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
     // A pod wakes its controller, or, when it has none, every ReplicaSet whose selector
     // matches it (so orphans get adopted).
-    let owners_of = move |pod: Pod| {
+    let owners_of = move |pod: Arc<Pod>| {
         let ns = pod.namespace();
         if let Some(c) = pod
             .owner_references()
@@ -77,7 +79,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             .collect()
     };
     controller
-        .watches(pods, watcher::Config::default(), owners_of)
+        .watches_shared_stream(pods, owners_of)
         .run(
             reconcile,
             error_policy,

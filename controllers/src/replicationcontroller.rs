@@ -17,7 +17,10 @@ use kube::{Client, ResourceExt};
 
 use crate::replicaset::{self, Ctx};
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "replication-controller");
     let controller = Controller::new(
         Api::<ReplicationController>::all(client.clone()),
@@ -25,7 +28,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
     );
     let store = controller.store();
     // A pod wakes its controller, or, when it has none, every RC selecting it (adoption).
-    let owners_of = move |pod: Pod| {
+    let owners_of = move |pod: Arc<Pod>| {
         let ns = pod.namespace();
         if let Some(c) = pod
             .owner_references()
@@ -51,11 +54,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             .collect()
     };
     controller
-        .watches(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default(),
-            owners_of,
-        )
+        .watches_shared_stream(pods, owners_of)
         .run(
             reconcile,
             error_policy,

@@ -34,7 +34,10 @@ struct Ctx {
     discovery: Mutex<Option<(Instant, Arc<Discovery>)>>,
 }
 
-pub async fn run(client: Client) -> Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> Result<()> {
     let quotas: Api<ResourceQuota> = Api::all(client.clone());
     let controller = Controller::new(quotas, watcher::Config::default());
     let store = controller.store();
@@ -53,7 +56,11 @@ pub async fn run(client: Client) -> Result<()> {
             )
         }};
     }
-    let controller = replenish!(controller, Pod);
+    let controller = {
+        let store = store.clone();
+        controller
+            .watches_shared_stream(pods, move |o: Arc<Pod>| in_namespace(&store, o.namespace()))
+    };
     let controller = replenish!(controller, Service);
     let controller = replenish!(controller, PersistentVolumeClaim);
     let controller = replenish!(controller, ConfigMap);

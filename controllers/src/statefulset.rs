@@ -36,17 +36,16 @@ struct Ctx {
     events: crate::events::Events,
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    pods: impl futures::Stream<Item = Arc<Pod>> + Send + 'static,
+) -> anyhow::Result<()> {
     let events = crate::events::Events::new(client.clone(), "statefulset-controller");
     Controller::new(
         Api::<StatefulSet>::all(client.clone()),
         watcher::Config::default(),
     )
-    .watches(
-        Api::<Pod>::all(client.clone()),
-        watcher::Config::default(),
-        set_of,
-    )
+    .watches_shared_stream(pods, set_of)
     .run(reconcile, error_policy, Arc::new(Ctx { client, events }))
     .for_each(|res| async move {
         if let Err(e) = res {
@@ -59,7 +58,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
 
 /// The set a pod wakes: its controller, or, for an orphan, the set its name says it
 /// belongs to (so it gets adopted, as upstream's `getStatefulSetsForPod`).
-fn set_of(pod: Pod) -> Option<ObjectRef<StatefulSet>> {
+fn set_of(pod: Arc<Pod>) -> Option<ObjectRef<StatefulSet>> {
     let ns = pod.namespace().unwrap_or_default();
     let parent = match pod
         .owner_references()

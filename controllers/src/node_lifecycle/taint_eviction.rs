@@ -6,10 +6,11 @@
 //! no longer applies is cancelled ("Cancelling deletion of Pod ns/name").
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, PodSpec, Taint};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -20,6 +21,7 @@ use serde_json::json;
 
 use super::taints;
 use crate::events::Events;
+use crate::informers::Cache;
 
 /// How often pending evictions are checked.
 const PERIOD: Duration = Duration::from_millis(500);
@@ -53,44 +55,25 @@ where
     (store, reflector::reflector(writer, events))
 }
 
-/// Only a pod's identity, node and tolerations matter here: every pod is cached, so the
-/// rest (containers, status) is dropped to keep large clusters' memory down.
-fn slim_pod(pod: &mut Pod) {
-    pod.status = None;
-    pod.metadata.managed_fields = None;
-    pod.metadata.annotations = None;
-    pod.metadata.labels = None;
-    pod.metadata.owner_references = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        *spec = PodSpec {
-            node_name: spec.node_name.take(),
-            tolerations: spec.tolerations.take(),
-            ..PodSpec::default()
-        };
-    }
-}
-
 fn slim_node(node: &mut Node) {
     node.status = None;
     node.metadata.managed_fields = None;
     node.metadata.annotations = None;
 }
 
-pub async fn run(client: Client) -> anyhow::Result<()> {
+/// `pods` is the controller manager's shared pod cache.
+pub async fn run(client: Client, pods: Arc<Cache<Pod>>) -> anyhow::Result<()> {
     let (nodes, node_events) = cache(Api::<Node>::all(client.clone()), slim_node);
-    let (pods, pod_events) = cache(Api::<Pod>::all(client.clone()), slim_pod);
     let mut node_events = std::pin::pin!(node_events);
-    let mut pod_events = std::pin::pin!(pod_events);
     let events = Events::new(client.clone(), "taint-eviction-controller");
     let mut scheduled: HashMap<(String, String), Scheduled> = HashMap::new();
     let mut tick = tokio::time::interval(PERIOD);
     loop {
         tokio::select! {
             Some(_) = node_events.next() => {}
-            Some(_) = pod_events.next() => {}
             _ = tick.tick() => {
                 let ready = nodes.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
-                    && pods.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok());
+                    && pods.is_ready();
                 if ready {
                     pass(&client, &events, &nodes, &pods, &mut scheduled).await;
                 }
@@ -114,7 +97,7 @@ async fn pass(
     client: &Client,
     events: &Events,
     nodes: &Store<Node>,
-    pods: &Store<Pod>,
+    pods: &Cache<Pod>,
     scheduled: &mut HashMap<(String, String), Scheduled>,
 ) {
     let tainted: HashMap<String, Vec<Taint>> = nodes
@@ -165,7 +148,7 @@ async fn pass(
     for key in stale {
         if let Some(s) = scheduled.remove(&key) {
             let still_there = pods
-                .get(&reflector::ObjectRef::new(&key.1).within(&key.0))
+                .get(Some(&key.0), &key.1)
                 .is_some_and(|p| p.metadata.uid == s.uid);
             if still_there {
                 events
