@@ -280,6 +280,7 @@ pub fn status_kb(status: &str, key: &str) -> Option<u64> {
 
 /// CPU time (user + system) a process has used so far, from /proc/PID/stat; `None` once
 /// it is gone. Clock ticks are taken as 100 Hz, Linux's USER_HZ everywhere.
+#[allow(dead_code)] // used by k8rs-bench-scheduling only
 pub fn cpu(pid: u32) -> Option<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: fields are counted after its closing parenthesis.

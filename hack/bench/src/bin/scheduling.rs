@@ -80,7 +80,7 @@ fn main() -> Result<()> {
         w => vec![w],
     };
     println!(
-        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>14} {:>22}",
+        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>14} {:>11} {:>22}",
         "workload",
         "nodes",
         "pods",
@@ -89,12 +89,13 @@ fn main() -> Result<()> {
         "p50 ms",
         "p99 ms",
         "server peak MB",
+        "sim peak MB",
         "cpu s server/sim/bench"
     );
     for w in workloads {
         let r = rt.block_on(run(&args, w))?;
         println!(
-            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>14.0} {:>22}",
+            "{:<8} {:>7} {:>7} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>14.0} {:>11.0} {:>22}",
             format!("{w:?}").to_lowercase(),
             args.nodes,
             args.pods,
@@ -103,6 +104,7 @@ fn main() -> Result<()> {
             r.p50,
             r.p99,
             r.server_peak as f64 / 1e6,
+            r.sim_peak as f64 / 1e6,
             format!("{:.1}/{:.1}/{:.1}", r.cpu[0], r.cpu[1], r.cpu[2])
         );
     }
@@ -116,6 +118,8 @@ struct Outcome {
     p99: f64,
     /// Peak RSS of the all-in-one server (scheduler and controllers in-process).
     server_peak: u64,
+    /// Peak RSS of the simulator, which carries every node and pod.
+    sim_peak: u64,
     /// CPU seconds the server, the simulator and this bench used from the first create to
     /// the last binding: on a small machine they compete for the same cores.
     cpu: [f64; 3],
@@ -251,6 +255,7 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         .collect();
     lat.sort_by(f64::total_cmp);
     let server_peak = procs::mem(server.proc.pid()).map_or(0, |m| m.peak);
+    let sim_peak = procs::mem(sim.0.id()).map_or(0, |m| m.peak);
     drop(server);
     Ok(Outcome {
         create_rate: args.pods as f64 / create_time.as_secs_f64(),
@@ -258,6 +263,7 @@ async fn run(args: &Args, w: Workload) -> Result<Outcome> {
         p50: stats::percentile(&lat, 50.0).unwrap_or(0.0),
         p99: stats::percentile(&lat, 99.0).unwrap_or(0.0),
         server_peak,
+        sim_peak,
         cpu,
     })
 }
