@@ -935,9 +935,15 @@ impl Rest {
         let mut items = Vec::new();
         let page = if limit == 0 { 0 } else { limit.max(64) };
         loop {
+            let opts = ListOptions {
+                revision: Some(rv),
+                start_key: start_key.clone(),
+                limit: (page > 0).then_some(page + 1),
+                count_remaining: false,
+            };
             let res = self
                 .store
-                .list(&prefix, ListOptions { revision: Some(rv), start_key: start_key.clone(), limit: (page > 0).then_some(page + 1), count_remaining: false })
+                .list(&prefix, opts)
                 .await
                 .map_err(|e| match e {
                     StorageError::Gone { .. } => ApiError::gone(
