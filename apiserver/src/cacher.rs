@@ -142,6 +142,19 @@ impl CacheEvent {
         }
     }
 
+    /// An event whose JSON frame for its own kind is already encoded.
+    fn with_frame(
+        kind: EventKind,
+        rv: u64,
+        object: Arc<CachedObject>,
+        prev: Option<Arc<CachedObject>>,
+        frame: Bytes,
+    ) -> Self {
+        let e = CacheEvent::new(kind, rv, object, prev);
+        let _ = e.frames[kind as usize].set(frame);
+        e
+    }
+
     /// `{"type":…,"object":…}\n` for this event seen as `as_kind`.
     pub fn json_frame(&self, as_kind: EventKind) -> Bytes {
         self.frames[as_kind as usize]
@@ -398,8 +411,7 @@ impl Cacher {
                 st.objects.insert(obj.key.clone(), obj.clone());
             }
             let prev = if deleted { Some(obj.clone()) } else { prev };
-            let e = Arc::new(CacheEvent::new(kind, rev, obj, prev));
-            let _ = e.frames[kind as usize].set(frame);
+            let e = Arc::new(CacheEvent::with_frame(kind, rev, obj, prev, frame));
             let now = Instant::now();
             st.history.push_back((now, e.clone()));
             while let Some((at, old)) = st.history.front() {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use futures::{Stream, StreamExt};
@@ -24,13 +25,15 @@ pub struct Shared<K> {
     api: Api<K>,
     cache: Arc<Cache<K>>,
     subscribers: Arc<Mutex<Vec<mpsc::Sender<Arc<K>>>>>,
-    started: Mutex<bool>,
+    /// Something subscribed or took the cache: the watch is worth running.
+    used: AtomicBool,
+    started: AtomicBool,
 }
 
 /// The objects as last listed and watched; empty until the first list is in.
 pub struct Cache<K> {
     objects: RwLock<Objects<K>>,
-    ready: std::sync::atomic::AtomicBool,
+    ready: AtomicBool,
 }
 
 impl<K> Cache<K> {
@@ -45,7 +48,7 @@ impl<K> Cache<K> {
 
     /// Whether the first list has been applied.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Acquire)
+        self.ready.load(Ordering::Acquire)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Objects<K>> {
@@ -83,11 +86,13 @@ where
                 ready: false.into(),
             }),
             subscribers: Default::default(),
-            started: Mutex::new(false),
+            used: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         }
     }
 
     pub fn cache(&self) -> Arc<Cache<K>> {
+        self.used.store(true, Ordering::Relaxed);
         self.cache.clone()
     }
 
@@ -112,13 +117,13 @@ where
             });
         }
         self.subscribers().push(tx);
+        self.used.store(true, Ordering::Relaxed);
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|o| (o, rx)) })
     }
 
-    /// Start the watch (once).
+    /// Start the watch (once), if anything uses it.
     pub fn start(&self) {
-        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        if std::mem::replace(&mut *started, true) {
+        if !self.used.load(Ordering::Relaxed) || self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         tokio::spawn(follow(
@@ -165,9 +170,7 @@ async fn follow<K>(
             }
             Ok(Event::InitDone) => {
                 *cache.write() = std::mem::take(&mut listing);
-                cache
-                    .ready
-                    .store(true, std::sync::atomic::Ordering::Release);
+                cache.ready.store(true, Ordering::Release);
                 continue;
             }
             Err(e) => {
@@ -201,8 +204,6 @@ impl Informers {
 
     /// Start every watch something subscribed to or took the cache of.
     pub fn start(&self) {
-        if !self.pods.subscribers().is_empty() || Arc::strong_count(&self.pods.cache) > 1 {
-            self.pods.start();
-        }
+        self.pods.start();
     }
 }
